@@ -1,0 +1,3 @@
+export * from './paths.js';
+export * from './temporal.js';
+export * from './ports.js';

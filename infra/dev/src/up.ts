@@ -1,0 +1,160 @@
+/**
+ * The main command: the embedded stack on one machine. Starts (or reuses) the Temporal dev server
+ * persisting to SQLite under the data dir, then the worker and the API, checks the whole path
+ * end to end with the smoke workflow, prints where everything listens, and on Ctrl-C stops what
+ * it started.
+ *
+ *   ONEFLOW_DATA_DIR (default .oneflow)  ONEFLOW_TEMPORAL_PORT (7233)  API_PORT (3000)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { CPU_TASK_QUEUE, WORKFLOWS, type SmokeResult } from '@oneflow/contracts';
+import { dataDir as resolveDataDir, REPO_ROOT } from './paths.js';
+import { isListening } from './ports.js';
+import { startTemporalDev, stopTemporalDev } from './temporal.js';
+
+const bold = (s: string) => (process.stdout.isTTY ? `\u001b[1m${s}\u001b[0m` : s);
+const say = (s: string) => console.log(`${bold('oneflow')} ${s}`);
+
+function portFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`oneflow: ${name} must be a TCP port (1-65535), got '${raw}'`);
+    process.exit(2);
+  }
+  return port;
+}
+
+interface Service {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** Starts `tsx <entry>` with its output prefixed on the console and copied to `<logs>/<name>.log`. */
+function startService(name: string, entry: string, env: NodeJS.ProcessEnv, logsDir: string, onLine: (line: string) => void): Service {
+  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+  const child = spawn(tsx, [entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(path.join(logsDir, `${name}.log`), { flags: 'a' });
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      log.write(`${line}\n`);
+      console.log(`[${name}] ${line}`);
+      onLine(line);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    log.end();
+    resolve(code);
+  }));
+  return { name, child, exited };
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function main(): Promise<void> {
+  const dataDir = resolveDataDir();
+  const temporalPort = portFromEnv('ONEFLOW_TEMPORAL_PORT', 7233);
+  const apiPort = portFromEnv('API_PORT', 3000);
+  const logsDir = path.join(dataDir, 'logs');
+  mkdirSync(logsDir, { recursive: true });
+
+  if (await isListening(apiPort)) {
+    console.error(`oneflow: API port ${apiPort} is already in use; set API_PORT to another port`);
+    process.exit(2);
+  }
+
+  say(`data dir ${dataDir}`);
+  say('starting the Temporal dev server (SQLite store in the data dir)…');
+  const temporal = await startTemporalDev({ dataDir, port: temporalPort });
+  say(`Temporal ${temporal.startedHere ? 'started' : 'already running, reused'} at ${temporal.address}`);
+
+  const services: Service[] = [];
+  let stopping = false;
+  const stop = async (code: number): Promise<never> => {
+    if (stopping) return new Promise<never>(() => undefined);
+    stopping = true;
+    say('stopping…');
+    for (const s of services) s.child.kill('SIGTERM');
+    await Promise.race([Promise.all(services.map((s) => s.exited)), sleep(20_000)]);
+    for (const s of services) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    if (temporal.startedHere) await stopTemporalDev(dataDir);
+    say(temporal.startedHere ? 'stopped (Temporal store kept in the data dir)' : 'stopped (left the reused Temporal server running)');
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+
+  const serviceEnv = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace };
+  let workerReady = false;
+  let apiUrl: string | undefined;
+  const worker = startService('worker', 'apps/worker/src/main.ts', serviceEnv, logsDir, (line) => {
+    if (line.includes('"worker ready"')) workerReady = true;
+  });
+  const api = startService('api', 'apps/api/src/main.ts', { ...serviceEnv, API_PORT: String(apiPort) }, logsDir, (line) => {
+    const match = /"url":"([^"]+)".*"api listening"|"api listening".*"url":"([^"]+)"/.exec(line);
+    if (match) apiUrl = match[1] ?? match[2];
+  });
+  services.push(worker, api);
+  for (const s of services) {
+    void s.exited.then((code) => {
+      if (!stopping) {
+        console.error(`oneflow: ${s.name} exited unexpectedly (code ${String(code)}); see ${path.join(logsDir, `${s.name}.log`)}`);
+        void stop(1);
+      }
+    });
+  }
+
+  const url = await waitFor('the API', 60_000, async () => apiUrl);
+  await waitFor('the worker', 120_000, async () => (workerReady ? true : undefined));
+  const health = await waitFor('API health', 30_000, async () => {
+    try {
+      const res = await fetch(`${url}/health`);
+      return res.ok ? ((await res.json()) as { result: { data: unknown } }).result.data : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+
+  // End to end: API process up, Temporal up, worker polling both task queues.
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const smoke = (await client.workflow.execute(WORKFLOWS.smoke, {
+    taskQueue: CPU_TASK_QUEUE,
+    workflowId: `smoke-${Date.now()}`,
+    args: [{ name: 'oneflow' }],
+    workflowExecutionTimeout: '60 seconds',
+  })) as SmokeResult;
+  await connection.close();
+
+  console.log('');
+  say('ready');
+  console.log(`  API (tRPC)        ${url}   health: ${url}/health`);
+  console.log(`  Temporal gRPC     ${temporal.address}  (namespace ${temporal.namespace})`);
+  if (temporal.uiUrl) console.log(`  Temporal Web UI   ${temporal.uiUrl}`);
+  console.log(`  Temporal store    ${temporal.dbFile ?? '(in memory)'}`);
+  console.log(`  logs              ${logsDir}`);
+  console.log(`  smoke workflow    "${smoke.greeting}" from ${smoke.taskQueue}`);
+  console.log(`  health            ${JSON.stringify(health)}`);
+  console.log('');
+  say('press Ctrl-C to stop');
+}
+
+main().catch((error: unknown) => {
+  console.error(`oneflow: ${error instanceof Error ? error.message : String(error)}`);
+  process.kill(process.pid, 'SIGTERM');
+});

@@ -1,0 +1,24 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { freePort } from './ports.js';
+import { startTemporalDev, stopTemporalDev } from './temporal.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** gRPC address of the Temporal dev server the test run shares (in-memory, headless). */
+    temporalAddress: string;
+  }
+}
+
+/** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-test-temporal-'));
+  const server = await startTemporalDev({ dataDir: dir, port: await freePort(), uiPort: null, persist: false });
+  project.provide('temporalAddress', server.address);
+  return async () => {
+    await stopTemporalDev(dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,1 @@
+export { loadOnnxModel, type OnnxModel, type TensorMap } from './model/onnx.js';
