@@ -1,0 +1,117 @@
+"""Export a trained checkpoint (EMA weights) to ONNX + config.json (docs/model-contract.md).
+
+    /usr/bin/python3 -m training.export --ckpt training/runs/oneflow-toy-v1/ckpt.pt --out models/oneflow-toy-v1
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.data import BOS, CLASS_NAMES, IMAGE, PAD, SEP, STOI, VOCAB
+from training.model import ModelConfig, OneFlowNet
+from training.sample import INPUT_NAMES, OUTPUT_NAMES, SamplerParams
+
+OPSET = 17
+CONTRACT_VERSION = 1
+
+
+def load_model(ckpt: str, use_ema: bool = True) -> OneFlowNet:
+    st = torch.load(ckpt, map_location="cpu")
+    mc = dict(st["config"]["model"]); mc["chans"] = tuple(mc["chans"])
+    model = OneFlowNet(ModelConfig(**mc))
+    model.load_state_dict(st["ema" if use_ema else "model"])
+    return model.eval()
+
+
+def example_inputs(B=2, L=9, M=2):
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(4, len(VOCAB), (B, L), generator=g)
+    tokens[:, 0] = STOI[BOS]
+    tokens[:, 3] = STOI[SEP]
+    tokens[:, 5] = STOI[IMAGE]; tokens[:, 7] = STOI[IMAGE]
+    tmask = torch.ones(B, L, dtype=torch.bool); tmask[-1, -1] = False
+    images = torch.randn(B, M, 1, 28, 28, generator=g)
+    image_t = torch.rand(B, M, generator=g)
+    image_pos = torch.tensor([[5, 7]] * B)[:, :M]
+    imask = torch.ones(B, M, dtype=torch.bool); imask[-1, -1] = False
+    return tokens, tmask, images, image_t, image_pos, imask
+
+
+def export_onnx(model: OneFlowNet, path: str):
+    dyn = {"tokens": {0: "B", 1: "L"}, "token_mask": {0: "B", 1: "L"},
+           "images": {0: "B", 1: "M"}, "image_t": {0: "B", 1: "M"}, "image_pos": {0: "B", 1: "M"},
+           "image_mask": {0: "B", 1: "M"},
+           "pi_logit": {0: "B", 1: "L"}, "log_lambda": {0: "B", 1: "L"}, "q_logprobs": {0: "B", 1: "L"},
+           "velocity": {0: "B", 1: "M"}}
+    with torch.no_grad():
+        torch.onnx.export(model, example_inputs(), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+                          dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True)
+
+
+def sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_config(model: OneFlowNet, out: Path, train_cfg: dict):
+    mc = model.cfg
+    prm = SamplerParams()
+    cfg = {
+        "name": out.name,
+        "contract_version": CONTRACT_VERSION,
+        "onnx_file": "model.onnx",
+        "onnx_sha256": sha256(out / "model.onnx"),
+        "opset": OPSET,
+        "vocab": VOCAB,
+        "special_tokens": {"pad": STOI[PAD], "bos": STOI[BOS], "sep": STOI[SEP], "image": STOI[IMAGE]},
+        "never_insert": [STOI[PAD], STOI[BOS], STOI[SEP]],
+        "latent_shape": [1, 28, 28],
+        "latent_layout": "pixel space, row-major [C=1, H=28, W=28], values in [-1, 1] at t = 1 (pixel = (x + 1) / 2)",
+        "max_tokens": mc.max_tokens,
+        "max_images": prm.max_images,
+        "kappa": "linear",  # κ(t) = t, κ̇ = 1, κ⁻¹(u) = u
+        "guidance": "lambda = lc^w * lu^(1-w); Q ∝ Qc^w * Qu^(1-w); v = vu + w (vc - vu); w = 1 is off; pi from the conditional pass",
+        "unconditional_prompt": [STOI[BOS], STOI[SEP]],
+        "class_names": CLASS_NAMES,
+        "sampler_defaults": {"steps": 32, "w": 2.0, "temperature": 0.5, "top_k": 0},
+        "model": mc.to_dict(),
+        "training": {k: train_cfg.get(k) for k in ("seed", "steps", "batch_size", "lr", "image_loss_weight",
+                                                     "cond_drop", "mix", "ema")},
+    }
+    (out / "config.json").write_text(json.dumps(cfg, indent=1))
+    return cfg
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", default="training/runs/oneflow-toy-v1/ckpt.pt")
+    ap.add_argument("--out", default="models/oneflow-toy-v1")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    st = torch.load(a.ckpt, map_location="cpu")
+    model = load_model(a.ckpt)
+    export_onnx(model, str(out / "model.onnx"))
+    cfg = write_config(model, out, st["config"])
+    log = Path(a.ckpt).parent / "train.log"
+    if log.exists():
+        shutil.copy(log, out / "train.log")
+    # parity on a fixed example
+    from training.sample import OrtRunner, TorchRunner
+    inp = {k: v.numpy() for k, v in zip(INPUT_NAMES, example_inputs())}
+    a_ = TorchRunner(model)(inp); b_ = OrtRunner(str(out / "model.onnx"))(inp)
+    err = max(float(np.max(np.abs(a_[k] - b_[k]))) for k in OUTPUT_NAMES)
+    print(f"exported {out / 'model.onnx'} sha256 {cfg['onnx_sha256'][:12]} parity max|Δ| {err:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""OneFlow toy network: shared bidirectional Transformer + U-Net-style conv blocks around images.
+
+forward(tokens, token_mask, images, image_t, image_pos, image_mask) ->
+    pi_logit  [B, L]        logit of π_i = P(nothing missing right of token i)
+    log_lambda[B, L]        log of the Poisson rate λ_i
+    q_logprobs[B, L, V]     log Q_i(·), log-softmax over the vocabulary
+    velocity  [B, M, 1, 28, 28]  flow-matching velocity per image
+The text heads get no time input (DESIGN §2.1); only the image path sees each image's own t.
+Everything is export-friendly (plain matmuls, no fused attention) so ONNX gets dynamic B, L, M.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 128
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 384
+    max_tokens: int = 40  # text positions (incl. <bos>, prompt, <sep>)
+    chans: tuple = (16, 32)  # conv widths at 14x14 (after space-to-depth) and 7x7; 4x4 = d_model
+    img_size: int = 28
+
+    def to_dict(self):
+        d = asdict(self); d["chans"] = list(self.chans); return d
+
+
+def time_embed(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """t [N] in [0,1] -> [N, dim] sinusoidal features."""
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32) * (math.log(1000.0) / (half - 1)))
+    a = t[:, None] * freqs[None, :]  # [N, half], frequencies 1..1000
+    return torch.cat([torch.sin(a), torch.cos(a)], dim=-1)
+
+
+class FiLMRes(nn.Module):
+    """Residual conv block, FiLM-modulated (scale, shift) by a conditioning vector."""
+
+    def __init__(self, c: int, cond: int):
+        super().__init__()
+        self.n1 = nn.GroupNorm(8, c)
+        self.c1 = nn.Conv2d(c, c, 3, padding=1)
+        self.n2 = nn.GroupNorm(8, c)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.film = nn.Linear(cond, 2 * c)
+
+    def forward(self, x, cond):  # x [N, C, H, W], cond [N, cond]
+        s, b = self.film(cond)[:, :, None, None].chunk(2, dim=1)
+        h = self.c1(F.silu(self.n1(x)))
+        h = self.n2(h) * (1 + s) + b
+        h = self.c2(F.silu(h))
+        return x + h
+
+
+class Block(nn.Module):
+    def __init__(self, d, h, ff):
+        super().__init__()
+        self.h = h
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
+
+    def forward(self, x, bias):  # x [B, S, D], bias [B, 1, 1, S] additive key mask
+        B, S, D = x.shape
+        q, k, v = self.qkv(self.ln1(x)).reshape(B, S, 3, self.h, D // self.h).permute(2, 0, 3, 1, 4)
+        att = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(D // self.h)) + bias  # [B,H,S,S]
+        y = torch.matmul(att.softmax(-1), v).transpose(1, 2).reshape(B, S, D)
+        x = x + self.proj(y)
+        return x + self.ff(self.ln2(x))
+
+
+class OneFlowNet(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, (c0, c1) = cfg.d_model, cfg.chans
+        self.tok = nn.Embedding(cfg.vocab_size, d)
+        self.pos = nn.Embedding(cfg.max_tokens, d)
+        self.img_pos = nn.Parameter(torch.randn(16, d) * 0.02)  # 4x4 grid positions
+        self.img_type = nn.Parameter(torch.zeros(d))
+        tdim = 64
+        self.t_mlp = nn.Sequential(nn.Linear(tdim, 128), nn.SiLU(), nn.Linear(128, 128))
+        self.t_tok = nn.Linear(128, d)
+        # down: 28 -> (space-to-depth) 14 -> 7 -> 4
+        self.inc = nn.Conv2d(4, c0, 3, padding=1)
+        self.d0 = FiLMRes(c0, 128)  # 14x14
+        self.down0 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)  # 14 -> 7
+        self.d1 = FiLMRes(c1, 128)  # 7x7
+        self.down1 = nn.Conv2d(c1, d, 3, stride=2, padding=1)  # 7 -> 4
+        # transformer
+        self.blocks = nn.ModuleList([Block(d, cfg.n_heads, cfg.d_ff) for _ in range(cfg.n_layers)])
+        self.ln_f = nn.LayerNorm(d)
+        # text heads (no time input)
+        self.head_pi = nn.Linear(d, 1)
+        self.head_lam = nn.Linear(d, 1)
+        self.head_q = nn.Linear(d, cfg.vocab_size)
+        # up: 4 -> 7 -> 14 -> (depth-to-space) 28, conditioned on t_img and the marker's hidden state
+        self.cond_up = nn.Linear(128 + d, 128)
+        self.up1 = nn.Conv2d(d, c1, 3, padding=1)  # after nearest resize 4 -> 7
+        self.u1 = FiLMRes(c1, 128)
+        self.up0 = nn.Conv2d(c1, c0, 3, padding=1)  # after nearest resize 7 -> 14
+        self.u0 = FiLMRes(c0, 128)
+        self.outc = nn.Conv2d(c0, 4, 3, padding=1)
+        nn.init.zeros_(self.outc.weight); nn.init.zeros_(self.outc.bias)
+
+    def forward(self, tokens, token_mask, images, image_t, image_pos, image_mask):
+        B, L = tokens.shape
+        M = images.shape[1]
+        d = self.cfg.d_model
+        # 1. text embeddings [B, L, D]
+        pos_ids = torch.arange(L, device=tokens.device)
+        h_txt = self.tok(tokens) + self.pos(pos_ids)[None]
+        # 2. image down path on N = B*M images
+        x = images.reshape(B * M, 1, 14, 2, 14, 2).permute(0, 3, 5, 1, 2, 4)  # [N, 2, 2, 1, 14, 14]
+        x = x.reshape(B * M, 4, 14, 14)  # space-to-depth: channel = 2*dy + dx
+        temb = self.t_mlp(time_embed(image_t.reshape(B * M), 64))  # [N, 128]
+        s0 = self.d0(self.inc(x), temb)  # [N, c0, 14, 14]
+        s1 = self.d1(self.down0(s0), temb)  # [N, c1, 7, 7]
+        z = self.down1(s1)  # [N, D, 4, 4]
+        z = z.flatten(2).transpose(1, 2)  # [N, 16, D]
+        marker_pos = self.pos(image_pos.reshape(B * M))  # [N, D] ties the image to its <image> token
+        z = z + self.img_pos[None] + (self.t_tok(temb) + marker_pos + self.img_type)[:, None, :]
+        h_img = z.reshape(B, M * 16, d)  # [B, M*16, D]
+        # 3. shared transformer over [text ; image tokens]
+        h = torch.cat([h_txt, h_img], dim=1)  # [B, L + 16M, D]
+        img_keys = image_mask[:, :, None].expand(B, M, 16).reshape(B, M * 16)
+        keys = torch.cat([token_mask, img_keys], dim=1)  # [B, S]
+        bias = (1.0 - keys.to(torch.float32)) * -1e9
+        bias = bias[:, None, None, :]  # [B, 1, 1, S]
+        for blk in self.blocks:
+            h = blk(h, bias)
+        h = self.ln_f(h)
+        ht, hi = h[:, :L], h[:, L:]  # [B, L, D], [B, 16M, D]
+        # 4. text heads
+        pi_logit = self.head_pi(ht).squeeze(-1)  # [B, L]
+        log_lambda = self.head_lam(ht).squeeze(-1).clamp(-12.0, 6.0)  # [B, L]
+        q_logprobs = torch.log_softmax(self.head_q(ht), dim=-1)  # [B, L, V]
+        # 5. image up path
+        idx = image_pos.reshape(B, M, 1).expand(B, M, d)
+        marker_h = torch.gather(ht, 1, idx).reshape(B * M, d)  # [N, D]
+        cu = F.silu(self.cond_up(torch.cat([temb, marker_h], dim=-1)))  # [N, 128]
+        u = hi.reshape(B * M, 16, d).transpose(1, 2).reshape(B * M, d, 4, 4)  # [N, D, 4, 4]
+        u = F.interpolate(u, size=(7, 7), mode="nearest")  # [N, D, 7, 7]
+        u = self.u1(self.up1(u) + s1, cu)  # [N, c1, 7, 7]
+        u = F.interpolate(u, size=(14, 14), mode="nearest")  # [N, c1, 14, 14]
+        u = self.u0(self.up0(u) + s0, cu)  # [N, c0, 14, 14]
+        v = self.outc(F.silu(u))  # [N, 4, 14, 14], channel = 2*dy + dx
+        v = v.reshape(B * M, 2, 2, 14, 14).permute(0, 3, 1, 4, 2)  # [N, 14, dy, 14, dx]
+        vel = v.reshape(B, M, 1, 28, 28)
+        return pi_logit, log_lambda, q_logprobs, vel
+
+
+def count_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())

@@ -1,0 +1,360 @@
+"""Reference sampler for OneFlow (DESIGN §2.3). The TypeScript sampler is a port of ``step``.
+
+State: tokens (``<bos> prompt <sep> generated...``), prompt_len, one image slot per ``<image>``
+token in order (prompt images are clean, t = 1), the text clock t_text.
+
+Random draws come from an explicit stream (``Draws``) in a fixed order, so a port that is fed the
+same numbers reproduces the same states exactly (see docs/model-contract.md, "Sampler step"):
+  for one step of one generation, when insertion is open (t_text < 1 and length below the cap):
+    1. for every insertable gap i = prompt_len-1 .. n-1, in order: three uniforms
+       (u_pi, u_rate, u_tok), always all three;
+    2. then, for every accepted ``<image>`` insertion from left to right: 784 standard normals,
+       the new latent [1, 28, 28] in row-major order.
+  No draws otherwise.
+
+    /usr/bin/python3 -m training.sample --model models/oneflow-toy-v1 --prompt "draw a seven" --steps 32 --w 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from training.data import BOS, IMAGE, PAD, SEP, STOI, VOCAB, Img, Item
+
+LATENT_SHAPE = (1, 28, 28)
+LATENT_SIZE = 784
+NO_INSERT = (STOI[PAD], STOI[BOS], STOI[SEP])  # never inserted
+
+
+@dataclass
+class ImageSlot:
+    latent: np.ndarray  # float32 [1, 28, 28]
+    t: float  # own clock in [0, 1]
+
+
+@dataclass
+class State:
+    tokens: List[int]
+    prompt_len: int
+    images: List[ImageSlot]  # one per <image> token, in token order
+    t_text: float = 0.0
+    capped: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.t_text >= 1.0 and all(im.t >= 1.0 for im in self.images)
+
+    @property
+    def n_prompt_images(self) -> int:
+        return sum(1 for x in self.tokens[:self.prompt_len] if x == STOI[IMAGE])
+
+    def copy(self) -> "State":
+        return State(list(self.tokens), self.prompt_len,
+                     [ImageSlot(im.latent.copy(), im.t) for im in self.images], self.t_text, self.capped)
+
+
+@dataclass
+class SamplerParams:
+    steps: int = 32  # Δt = 1/steps
+    w: float = 1.0  # guidance weight, 1 = off (λ̃ = λc^w λu^(1−w), Q̃ ∝ Qc^w Qu^(1−w), ṽ = vu + w(vc − vu))
+    temperature: float = 1.0  # on guided log Q
+    top_k: int = 0  # 0 = off
+    max_len: int = 40  # cap on len(tokens), prompt included
+    max_images: int = 6  # cap on image slots, prompt images included
+
+
+def initial_state(prompt: Sequence[Item]) -> State:
+    toks, imgs = [STOI[BOS]], []
+    for it in prompt:
+        if isinstance(it, Img):
+            toks.append(STOI[IMAGE]); imgs.append(ImageSlot(it.pixels.astype(np.float32).copy(), 1.0))
+        else:
+            toks.append(STOI[it])
+    toks.append(STOI[SEP])
+    return State(toks, len(toks), imgs, 0.0)
+
+
+def unconditional(s: State) -> State:
+    """The same state with the prompt (and its images) replaced by ``<bos> <sep>``."""
+    k = s.n_prompt_images
+    return State([STOI[BOS], STOI[SEP]] + s.tokens[s.prompt_len:], 2, s.images[k:], s.t_text, s.capped)
+
+
+# ----------------------------------------------------------------------------- draws
+
+
+class Draws:
+    """Stream of uniforms in [0,1) and standard normals. Default: numpy PCG64 from a seed."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+
+    def uniforms(self, n: int) -> np.ndarray:  # float64 [n]
+        return self.rng.random(n)
+
+    def normals(self, n: int) -> np.ndarray:  # float32 [n]
+        return self.rng.standard_normal(n).astype(np.float32)
+
+
+class RecordedDraws(Draws):
+    """Replays / records explicit draws (golden vectors)."""
+
+    def __init__(self, uniforms: Sequence[float] = (), normals: Sequence[float] = (), inner: Optional[Draws] = None):
+        self.u = list(uniforms); self.n = list(normals); self.inner = inner
+        self.used_u: List[float] = []; self.used_n: List[float] = []
+
+    def uniforms(self, n):
+        if self.inner is not None:
+            out = self.inner.uniforms(n)
+        else:
+            out = np.asarray(self.u[:n], np.float64); self.u = self.u[n:]
+            if len(out) != n:
+                raise ValueError(f"ran out of uniforms: needed {n}, had {len(out)}")
+        self.used_u += [float(x) for x in out]
+        return out
+
+    def normals(self, n):
+        if self.inner is not None:
+            out = self.inner.normals(n)
+        else:
+            out = np.asarray(self.n[:n], np.float32); self.n = self.n[n:]
+            if len(out) != n:
+                raise ValueError(f"ran out of normals: needed {n}, had {len(out)}")
+        self.used_n += [float(x) for x in out]
+        return out
+
+
+# ----------------------------------------------------------------------------- step (§2.3)
+
+
+@dataclass
+class Outputs:
+    """Model outputs for ONE state (row b of a batch, unpadded).
+    pi_logit [n] f32, log_lambda [n] f32, q_logprobs [n, V] f32, velocity [m, 1, 28, 28] f32."""
+    pi_logit: np.ndarray
+    log_lambda: np.ndarray
+    q_logprobs: np.ndarray
+    velocity: np.ndarray
+
+
+def token_distribution(lq_c: np.ndarray, lq_u: Optional[np.ndarray], w: float, temperature: float,
+                       top_k: int) -> np.ndarray:
+    """Guided insertion distribution over the vocabulary: float64 [V], sums to 1.
+    logits = (w·log Qc + (1−w)·log Qu) / temperature; <pad>, <bos>, <sep> removed; top-k keeps the k
+    largest (ties to the lower id); softmax."""
+    z = lq_c.astype(np.float64)
+    if lq_u is not None and w != 1.0:
+        z = w * z + (1.0 - w) * lq_u.astype(np.float64)
+    z = z / temperature
+    z[list(NO_INSERT)] = -np.inf
+    if top_k > 0:
+        order = np.lexsort((np.arange(len(z)), -z))  # by value desc, then id asc
+        z[order[top_k:]] = -np.inf
+    z = z - np.max(z)
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def pick(p: np.ndarray, u: float) -> int:
+    """Inverse CDF: first id k with u < cumsum(p)[k]; the last id with p > 0 if rounding runs out."""
+    c = np.cumsum(p)
+    k = int(np.searchsorted(c, u, side="right"))
+    if k >= len(p):
+        k = int(np.nonzero(p > 0)[0][-1])
+    return k
+
+
+def step(s: State, oc: Outputs, ou: Optional[Outputs], prm: SamplerParams, draws: Draws) -> State:
+    """One sampler step of size Δt = 1/steps. ``ou`` (unconditional outputs, for the state
+    ``unconditional(s)``) is needed when prm.w != 1. Returns a new state; ``s`` is unchanged."""
+    dt = 1.0 / prm.steps
+    w = prm.w
+    guided = ou is not None and w != 1.0
+    off = s.prompt_len - 2  # cond position i <-> uncond position i - off (target part)
+    k0 = s.n_prompt_images
+    new = s.copy()
+    # 2. Euler step for every image with t < 1 (its own clock), on the pre-insertion outputs
+    for j, im in enumerate(new.images):
+        if im.t >= 1.0:
+            continue
+        v = oc.velocity[j].astype(np.float64)
+        if guided:
+            v = ou.velocity[j - k0].astype(np.float64) + w * (v - ou.velocity[j - k0].astype(np.float64))
+        h = min(dt, 1.0 - im.t)
+        im.latent = (im.latent.astype(np.float64) + h * v).astype(np.float32)
+        im.t = 1.0 if 1.0 - im.t <= dt else im.t + dt
+    # 3. insertions
+    if s.t_text < 1.0:
+        h = min(dt, 1.0 - s.t_text)
+        n = len(s.tokens)
+        inserts: Dict[int, int] = {}  # gap position -> token
+        if not s.capped:
+            gaps = range(s.prompt_len - 1, n)
+            u = draws.uniforms(3 * len(gaps)).reshape(len(gaps), 3)
+            n_img = len(s.images)
+            room = prm.max_len - n
+            for g, i in enumerate(gaps):
+                p_gap = 1.0 / (1.0 + math.exp(float(oc.pi_logit[i])))  # 1 − π_i
+                ll = float(oc.log_lambda[i])
+                if guided:
+                    ll = w * ll + (1.0 - w) * float(ou.log_lambda[i - off])
+                p_rate = min(1.0, h / (1.0 - s.t_text) * math.exp(ll))  # κ̇/(1−κ) = 1/(1−t) for linear κ
+                if not (u[g, 0] < p_gap and u[g, 1] < p_rate):
+                    continue
+                q = token_distribution(oc.q_logprobs[i], ou.q_logprobs[i - off] if guided else None,
+                                       w, prm.temperature, prm.top_k)
+                tok = pick(q, float(u[g, 2]))
+                if len(inserts) >= room:
+                    continue  # length cap reached within this step
+                if tok == STOI[IMAGE]:
+                    if n_img >= prm.max_images:
+                        continue
+                    n_img += 1
+                inserts[i] = tok
+        # apply all insertions at once; new images get N(0, I) noise and t = 0
+        toks: List[int] = []
+        imgs: List[ImageSlot] = []
+        it = iter(new.images)
+        for i, tok in enumerate(s.tokens):
+            toks.append(tok)
+            if tok == STOI[IMAGE]:
+                imgs.append(next(it))
+            if i in inserts:
+                toks.append(inserts[i])
+                if inserts[i] == STOI[IMAGE]:
+                    imgs.append(ImageSlot(draws.normals(LATENT_SIZE).reshape(LATENT_SHAPE).astype(np.float32), 0.0))
+        new.tokens, new.images = toks, imgs
+        new.t_text = 1.0 if 1.0 - s.t_text <= dt else s.t_text + dt
+        if len(toks) >= prm.max_len:
+            # 4. length cap: no more insertions; the text clock closes, images finish their flow
+            new.capped = True
+            new.t_text = 1.0
+    return new
+
+
+# ----------------------------------------------------------------------------- batching + runners
+
+
+def pack(states: Sequence[State]) -> Dict[str, np.ndarray]:
+    """States -> model inputs (docs/model-contract.md). Pads tokens with <pad>, images with
+    masked zero slots; M >= 1."""
+    B = len(states)
+    L = max(len(s.tokens) for s in states)
+    M = max(1, max(len(s.images) for s in states))
+    tokens = np.zeros((B, L), np.int64)
+    tmask = np.zeros((B, L), bool)
+    images = np.zeros((B, M) + LATENT_SHAPE, np.float32)
+    it = np.ones((B, M), np.float32)
+    ipos = np.zeros((B, M), np.int64)
+    imask = np.zeros((B, M), bool)
+    for b, s in enumerate(states):
+        tokens[b, :len(s.tokens)] = s.tokens
+        tmask[b, :len(s.tokens)] = True
+        pos = [i for i, x in enumerate(s.tokens) if x == STOI[IMAGE]]
+        if len(pos) != len(s.images):
+            raise ValueError(f"state has {len(pos)} <image> tokens but {len(s.images)} image slots")
+        for j, (p, im) in enumerate(zip(pos, s.images)):
+            images[b, j] = im.latent; it[b, j] = im.t; ipos[b, j] = p; imask[b, j] = True
+    return dict(tokens=tokens, token_mask=tmask, images=images, image_t=it, image_pos=ipos, image_mask=imask)
+
+
+def unpack(out: Dict[str, np.ndarray], states: Sequence[State]) -> List[Outputs]:
+    res = []
+    for b, s in enumerate(states):
+        n, m = len(s.tokens), len(s.images)
+        res.append(Outputs(out["pi_logit"][b, :n], out["log_lambda"][b, :n], out["q_logprobs"][b, :n],
+                           out["velocity"][b, :m]))
+    return res
+
+
+OUTPUT_NAMES = ["pi_logit", "log_lambda", "q_logprobs", "velocity"]
+INPUT_NAMES = ["tokens", "token_mask", "images", "image_t", "image_pos", "image_mask"]
+
+
+class OrtRunner:
+    def __init__(self, path: str, threads: int = 2):
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def __call__(self, inp: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        return dict(zip(OUTPUT_NAMES, self.sess.run(OUTPUT_NAMES, inp)))
+
+
+class TorchRunner:
+    def __init__(self, model):
+        self.model = model.eval()
+
+    def __call__(self, inp):
+        import torch
+        with torch.no_grad():
+            outs = self.model(*[torch.from_numpy(inp[k]) for k in INPUT_NAMES])
+        return {k: v.numpy() for k, v in zip(OUTPUT_NAMES, outs)}
+
+
+def run_many(states: List[State], runner: Callable, prm: SamplerParams, draws: List[Draws],
+             max_batch: int = 128, max_iters: int = 10_000) -> List[State]:
+    """Advance every state until done. Each generation has its own draw stream; forward passes of
+    different generations (and cond/uncond) are batched together, which does not change results
+    beyond float rounding of the batched forward."""
+    states = list(states)
+    guided = prm.w != 1.0
+    for _ in range(max_iters):
+        live = [i for i, s in enumerate(states) if not s.done]
+        if not live:
+            break
+        for c in range(0, len(live), max_batch):
+            idx = live[c:c + max_batch]
+            batch = [states[i] for i in idx]
+            if guided:
+                batch = batch + [unconditional(states[i]) for i in idx]
+            # group by sizes to keep padding small
+            outs = unpack(runner(pack(batch)), batch)
+            for k, i in enumerate(idx):
+                states[i] = step(states[i], outs[k], outs[len(idx) + k] if guided else None, prm, draws[i])
+    return states
+
+
+def generate(prompt: Sequence[Item], runner: Callable, prm: SamplerParams, seed: int = 0) -> State:
+    return run_many([initial_state(prompt)], runner, prm, [Draws(seed)])[0]
+
+
+def render_text(s: State, with_prompt: bool = False) -> str:
+    toks = s.tokens if with_prompt else s.tokens[s.prompt_len:]
+    return " ".join(VOCAB[t] for t in toks)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/oneflow-toy-v1")
+    ap.add_argument("--prompt", required=True, help="words; '<image>' not supported here")
+    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--w", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-n", type=int, default=4)
+    ap.add_argument("--png", help="write the images of the samples as a PNG grid")
+    a = ap.parse_args(argv)
+    cfg = json.loads((Path(a.model) / "config.json").read_text())
+    runner = OrtRunner(str(Path(a.model) / "model.onnx"))
+    prm = SamplerParams(a.steps, a.w, a.temperature, a.top_k, cfg["max_tokens"], cfg["max_images"])
+    out = run_many([initial_state(a.prompt.split()) for _ in range(a.n)], runner, prm,
+                   [Draws(a.seed + i) for i in range(a.n)])
+    for s in out:
+        print(render_text(s))
+    if a.png:
+        from training.evaluate import write_grid
+        write_grid(a.png, [[im.latent for im in s.images] for s in out])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""Train the OneFlow toy model (DESIGN §2.2).
+
+    /usr/bin/python3 -m training.train --config training/configs/oneflow-toy-v1.json
+
+Seeded (data, schedule draws and noise are a pure function of (seed, step)), resumable from
+``<run_dir>/ckpt.pt``, with a progress bar on stderr and a log file ``<run_dir>/train.log``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training.data import (BOS, IMAGE, SEP, STOI, TASKS, VOCAB, DocSampler, Img, doc_to_ids,
+                           load_images)
+from training.model import ModelConfig, OneFlowNet, count_params
+
+
+@dataclass
+class TrainConfig:
+    name: str = "oneflow-toy-v1"
+    seed: int = 0
+    steps: int = 6000
+    batch_size: int = 64
+    lr: float = 1e-3
+    min_lr_frac: float = 0.05
+    warmup: int = 200
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    ema: float = 0.999
+    image_loss_weight: float = 3.0
+    cond_drop: float = 0.1
+    # task mix, same order as data.TASKS: draw caption describe count list arith mixed
+    mix: Tuple[float, ...] = (0.30, 0.14, 0.08, 0.18, 0.10, 0.10, 0.10)
+    bucket_chunks: int = 8  # batches generated together and sorted by size
+    ckpt_every: int = 250
+    log_every: int = 25
+    threads: int = 2
+    device: str = "cpu"
+    run_dir: str = "training/runs/oneflow-toy-v1"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    @staticmethod
+    def from_json(path: Optional[str], **over) -> "TrainConfig":
+        raw = json.loads(Path(path).read_text()) if path else {}
+        raw.update({k: v for k, v in over.items() if v is not None})
+        mc = ModelConfig(**{**asdict(ModelConfig()), **raw.pop("model", {})})
+        mc.chans = tuple(mc.chans)
+        known = {f.name for f in fields(TrainConfig)}
+        bad = set(raw) - known
+        if bad:
+            raise ValueError(f"unknown config keys {sorted(bad)}")
+        cfg = TrainConfig(**raw, model=mc)
+        cfg.mix = tuple(cfg.mix)
+        cfg.model.vocab_size = len(VOCAB)
+        return cfg
+
+    def to_dict(self):
+        d = asdict(self); d["model"] = self.model.to_dict(); d["mix"] = list(self.mix); return d
+
+
+# ----------------------------------------------------------------------------- noising (§2.2)
+
+
+@dataclass
+class Noised:
+    """One noised training example.
+
+    tokens: noisy token ids (``<bos> prompt <sep>`` then the surviving target items)
+    prompt_len: length of the clean prompt part (``<bos>``..``<sep>``)
+    bags: list of (position in ``tokens``, token id) — each missing item goes to the bag of the
+        nearest kept position on its left (unborn images contribute ``<image>``)
+    images: list of (position of its ``<image>`` token, clean latent [1,28,28], t_img, eps, has_loss)
+    """
+    tokens: List[int]
+    prompt_len: int
+    bags: List[Tuple[int, int]]
+    images: List[Tuple[int, np.ndarray, float, np.ndarray, bool]]
+    t_text: float
+
+
+def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float] = None,
+                   drop_prompt: bool = False) -> Noised:
+    """DESIGN §2.2 steps 1–3 with linear κ. ``tau`` may be fixed (tests)."""
+    if drop_prompt:
+        prompt = []
+    ids, imgs, plen = doc_to_ids(prompt, target)
+    # 1. τ ~ U[0,2], t_text = κ(min(1, τ))
+    tau = float(rng.uniform(0.0, 2.0)) if tau is None else tau
+    t_text = min(1.0, tau)
+    tokens = ids[:plen]
+    images = [(p, im.pixels, 1.0, np.zeros_like(im.pixels), False)
+              for p, im in enumerate(imgs[:plen]) if im is not None]  # prompt images: clean
+    bags: List[Tuple[int, int]] = []
+    for tok, im in zip(ids[plen:], imgs[plen:]):
+        if im is None:
+            # 2. keep each target text token with probability κ(t_text)
+            if rng.random() < t_text:
+                tokens.append(tok)
+            else:
+                bags.append((len(tokens) - 1, tok))
+        else:
+            # 3. image birth: τ_img = τ − κ⁻¹(u); unborn -> <image> in the bag of its gap
+            u = rng.random()
+            t_img = tau - u
+            eps = rng.standard_normal(im.pixels.shape).astype(np.float32)
+            if t_img < 0:
+                bags.append((len(tokens) - 1, STOI[IMAGE]))
+            else:
+                t_img = min(1.0, t_img)
+                tokens.append(tok)
+                images.append((len(tokens) - 1, im.pixels, t_img, eps, t_img < 1.0))
+    return Noised(tokens, plen, bags, images, t_text)
+
+
+def collate(examples: Sequence[Noised]):
+    """Pad a list of noised examples into model inputs + loss targets (all torch tensors).
+
+    tokens [B, L] int64, token_mask [B, L] bool, images [B, M, 1, 28, 28] f32 (Y_t),
+    image_t [B, M] f32, image_pos [B, M] int64, image_mask [B, M] bool,
+    gap_mask [B, L] bool (insertion allowed), counts [B, L] f32 (k_i),
+    bag_b/bag_pos/bag_tok [K] int64, img_target [B, M, 1, 28, 28] (Y_1 − ε), img_loss_mask [B, M].
+    """
+    B = len(examples)
+    L = max(len(e.tokens) for e in examples)
+    M = max(1, max(len(e.images) for e in examples))
+    tokens = np.zeros((B, L), np.int64)
+    tmask = np.zeros((B, L), bool)
+    gap = np.zeros((B, L), bool)
+    counts = np.zeros((B, L), np.float32)
+    images = np.zeros((B, M, 1, 28, 28), np.float32)
+    target = np.zeros((B, M, 1, 28, 28), np.float32)
+    it = np.ones((B, M), np.float32)
+    ipos = np.zeros((B, M), np.int64)
+    imask = np.zeros((B, M), bool)
+    iloss = np.zeros((B, M), bool)
+    bb, bp, bt = [], [], []
+    for b, e in enumerate(examples):
+        n = len(e.tokens)
+        tokens[b, :n] = e.tokens
+        tmask[b, :n] = True
+        gap[b, e.prompt_len - 1:n] = True
+        for p, tok in e.bags:
+            counts[b, p] += 1
+            bb.append(b); bp.append(p); bt.append(tok)
+        for j, (p, y1, t, eps, has_loss) in enumerate(e.images):
+            images[b, j] = t * y1 + (1.0 - t) * eps  # Y_t
+            target[b, j] = y1 - eps
+            it[b, j] = t
+            ipos[b, j] = p
+            imask[b, j] = True
+            iloss[b, j] = has_loss
+    T = torch.from_numpy
+    return dict(tokens=T(tokens), token_mask=T(tmask), images=T(images), image_t=T(it),
+                image_pos=T(ipos), image_mask=T(imask), gap_mask=T(gap), counts=T(counts),
+                bag_b=torch.tensor(bb, dtype=torch.int64), bag_pos=torch.tensor(bp, dtype=torch.int64),
+                bag_tok=torch.tensor(bt, dtype=torch.int64), img_target=T(target),
+                img_loss_mask=T(iloss))
+
+
+def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
+    """DESIGN §2.2 step 4. Returns (total, text, image) scalar tensors.
+
+    L_text per example = (1/n) Σ_gaps [ −Σ_{a∈A_i} log Q_i(a) + 1[k_i>0](λ_i − k_i log λ_i)
+                                        + BCE(π_i, 1[k_i=0]) ],  n = number of insertable gaps;
+    averaged over the batch. L_image = mean over images with t_img < 1 of mean_pixels (v − (Y1−ε))².
+    """
+    pi_logit, log_lam, q_lp, vel = outputs
+    gap = batch["gap_mask"].to(pi_logit.dtype)  # [B, L]
+    k = batch["counts"]
+    has = (k > 0).to(pi_logit.dtype)
+    bce = F.binary_cross_entropy_with_logits(pi_logit, (k == 0).to(pi_logit.dtype), reduction="none")
+    pois = has * (torch.exp(log_lam) - k * log_lam)
+    per_pos = (bce + pois) * gap  # [B, L]
+    nll_q = -q_lp[batch["bag_b"], batch["bag_pos"], batch["bag_tok"]]  # [K]
+    per_doc = per_pos.sum(1) + torch.zeros_like(per_pos[:, 0]).index_add(0, batch["bag_b"], nll_q)
+    l_text = (per_doc / gap.sum(1)).mean()
+    m = batch["img_loss_mask"].to(vel.dtype)  # [B, M]
+    se = ((vel - batch["img_target"]) ** 2).flatten(2).mean(-1)  # [B, M]
+    l_img = (se * m).sum() / m.sum().clamp(min=1.0)
+    return l_text + image_loss_weight * l_img, l_text, l_img
+
+
+# ----------------------------------------------------------------------------- data stream
+
+
+class Stream:
+    """Batches as a pure function of (seed, step): chunks of ``bucket_chunks`` batches are drawn
+    together and sorted by (#images, length) so that padding stays small."""
+
+    def __init__(self, cfg: TrainConfig, sampler: DocSampler):
+        self.cfg, self.sampler = cfg, sampler
+        self._chunk_id, self._chunk = None, None
+
+    def docs(self, step: int):
+        c, i = divmod(step, self.cfg.bucket_chunks)
+        if c != self._chunk_id:
+            rng = np.random.default_rng([self.cfg.seed, 1, c])
+            n = self.cfg.batch_size * self.cfg.bucket_chunks
+            docs = [self.sampler.sample(rng, self.cfg.mix) for _ in range(n)]
+            key = [(sum(isinstance(x, Img) for x in p + t), len(p) + len(t)) for p, t, _ in docs]
+            order = sorted(range(n), key=lambda j: key[j])
+            batches = [order[b * self.cfg.batch_size:(b + 1) * self.cfg.batch_size]
+                       for b in range(self.cfg.bucket_chunks)]
+            perm = rng.permutation(self.cfg.bucket_chunks)
+            self._chunk = [[docs[j] for j in batches[p]] for p in perm]
+            self._chunk_id = c
+        return self._chunk[i]
+
+    def batch(self, step: int):
+        rng = np.random.default_rng([self.cfg.seed, 2, step])
+        ex = [noise_document(p, t, rng, drop_prompt=rng.random() < self.cfg.cond_drop)
+              for p, t, _ in self.docs(step)]
+        return collate(ex)
+
+
+# ----------------------------------------------------------------------------- loop
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class Progress:
+    def __init__(self, total: int, start: int):
+        self.total, self.start, self.t0 = total, start, time.time()
+
+    def show(self, step: int, msg: str):
+        done = step - self.start
+        el = time.time() - self.t0
+        eta = el / max(done, 1) * (self.total - step)
+        w = 30
+        f = int(w * step / self.total)
+        sys.stderr.write(f"\r[{'#' * f}{'.' * (w - f)}] {step}/{self.total} {msg} "
+                         f"{el / 60:.1f}m elapsed, ETA {eta / 60:.1f}m ")
+        sys.stderr.flush()
+
+
+def model_inputs(batch):
+    return (batch["tokens"], batch["token_mask"], batch["images"], batch["image_t"],
+            batch["image_pos"], batch["image_mask"])
+
+
+def train(cfg: TrainConfig, resume: bool = True) -> Path:
+    torch.set_num_threads(cfg.threads)
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    torch.manual_seed(cfg.seed)
+    dev = torch.device(cfg.device)
+    model = OneFlowNet(cfg.model).to(dev)
+    ema = OneFlowNet(cfg.model).to(dev)
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "pos" not in n and "tok." not in n else no_decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
+    step = 0
+    ck = run / "ckpt.pt"
+    if resume and ck.exists():
+        st = torch.load(ck, map_location=dev)
+        model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"]); step = st["step"]
+    log = open(run / "train.log", "a")
+
+    def logln(s):
+        log.write(s + "\n"); log.flush()
+
+    logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} start at step {step}/{cfg.steps}; "
+          f"params {count_params(model)}; torch {torch.__version__}; threads {cfg.threads}; device {cfg.device}")
+    stream = Stream(cfg, DocSampler(load_images(cfg.seed), "train"))
+    bar = Progress(cfg.steps, step)
+    acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
+    t0 = time.time()
+    while step < cfg.steps:
+        batch = {k: v.to(dev) for k, v in stream.batch(step).items()}
+        for g in opt.param_groups:
+            g["lr"] = lr_at(cfg, step)
+        out = model(*model_inputs(batch))
+        loss, lt, li = oneflow_loss(out, batch, cfg.image_loss_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            d = min(cfg.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+            for be, bm in zip(ema.buffers(), model.buffers()):
+                be.copy_(bm)
+        step += 1
+        acc["loss"] += loss.item(); acc["text"] += lt.item(); acc["img"] += li.item(); acc["n"] += 1
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            n = acc["n"]
+            msg = (f"loss {acc['loss'] / n:.4f} text {acc['text'] / n:.4f} img {acc['img'] / n:.4f} "
+                   f"lr {lr_at(cfg, step - 1):.2e}")
+            bar.show(step, msg)
+            logln(f"step {step} {msg} elapsed {time.time() - t0:.0f}s")
+            acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            tmp = run / "ckpt.pt.tmp"
+            torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                        "step": step, "config": cfg.to_dict()}, tmp)
+            os.replace(tmp, ck)
+    sys.stderr.write("\n")
+    logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} done step {step}")
+    log.close()
+    return ck
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="training/configs/oneflow-toy-v1.json")
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--run-dir", dest="run_dir")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--device")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    a = ap.parse_args(argv)
+    cfg = TrainConfig.from_json(a.config, steps=a.steps, run_dir=a.run_dir, threads=a.threads,
+                                device=a.device, seed=a.seed)
+    ck = train(cfg, resume=not a.fresh)
+    print(f"checkpoint: {ck}")
+
+
+if __name__ == "__main__":
+    main()
