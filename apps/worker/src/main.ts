@@ -1,10 +1,12 @@
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
 import { workerEnvSchema } from './env.js';
+import { installSdkLogger } from './sdk-logger.js';
 import { createWorkers } from './worker.js';
 
 const env = workerEnvSchema.parse(process.env);
 const logger = pino({ name: 'oneflow-worker', level: env.LOG_LEVEL });
+installSdkLogger(logger, env.SDK_LOG_LEVEL);
 
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
 const workers = await createWorkers({ connection, namespace: env.TEMPORAL_NAMESPACE, logger });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { DEFAULT_NAMESPACE, SEARCH_ATTRIBUTES } from '@oneflow/contracts';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { temporalBinary } from './paths.js';
 import { isListening } from './ports.js';
 
@@ -117,7 +117,7 @@ export async function waitForTemporal(
   throw new Error(`temporal at ${address} not healthy after ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-const INDEXED_TYPES = temporal.api.enums.v1.IndexedValueType;
+const INDEXED_TYPES = proto.temporal.api.enums.v1.IndexedValueType;
 const TYPE_BY_NAME = {
   Keyword: INDEXED_TYPES.INDEXED_VALUE_TYPE_KEYWORD,
   Text: INDEXED_TYPES.INDEXED_VALUE_TYPE_TEXT,

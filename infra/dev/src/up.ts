@@ -31,21 +31,37 @@ function portFromEnv(name: string, fallback: number): number {
   return port;
 }
 
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const PINO_FIELDS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+/** Shows a pino JSON line as `level msg {fields}`; the log file keeps the JSON. */
+function formatLogLine(line: string): string {
+  try {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    if (typeof entry['msg'] !== 'string') return line;
+    const fields = Object.fromEntries(Object.entries(entry).filter(([k]) => !PINO_FIELDS.has(k)));
+    const level = LEVELS[Number(entry['level'])] ?? 'info';
+    return `${level.padEnd(5)} ${entry['msg']}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
 interface Service {
   name: string;
   child: ChildProcess;
   exited: Promise<number | null>;
 }
 
-/** Starts `tsx <entry>` with its output prefixed on the console and copied to `<logs>/<name>.log`. */
+/** Starts the TypeScript `entry` with its output prefixed on the console and copied to `<logs>/<name>.log`. */
 function startService(name: string, entry: string, env: NodeJS.ProcessEnv, logsDir: string, onLine: (line: string) => void): Service {
-  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `node --import tsx`: one process per service, so signals reach the service itself.
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(path.join(logsDir, `${name}.log`), { flags: 'a' });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       log.write(`${line}\n`);
-      console.log(`[${name}] ${line}`);
+      console.log(`[${name}] ${formatLogLine(line)}`);
       onLine(line);
     });
   }

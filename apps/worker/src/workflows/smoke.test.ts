@@ -41,7 +41,7 @@ describe('smoke workflow on the real dev server', () => {
   });
 
   it('fails fast, without retries, on bad input (non-retryable fault)', async () => {
-    const error = await client.workflow
+    const error: unknown = await client.workflow
       .execute(WORKFLOWS.smoke, { taskQueue: CPU_TASK_QUEUE, workflowId: `smoke-${randomUUID()}`, args: [{ name: '   ' }] })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
