@@ -1,1 +1,6 @@
-export { loadOnnxModel, type OnnxModel, type TensorMap } from './model/onnx.js';
+export * from './model/onnx.js';
+export * from './rng.js';
+export * from './state.js';
+export * from './guidance.js';
+export * from './step.js';
+export * from './batch.js';

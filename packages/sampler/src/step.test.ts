@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { batchRun } from './testing/run.js';
+import { loadGolden, outputsOf, paramsOf, plain, plainGolden, specOf, stateOf, f32, f64 } from './testing/golden.js';
+import { RecordedDraws } from './rng.js';
+import { step } from './step.js';
+import { isDone, unconditional } from './state.js';
+import { fixturesDir } from './testing/golden.js';
+
+const golden = loadGolden();
+const spec = specOf(golden);
+
+describe('step: golden vectors from training/sample.py (fixed state + outputs + draws → next state)', () => {
+  for (const c of golden.steps) {
+    it(c.name, () => {
+      const params = paramsOf(c.params);
+      const before = stateOf(c.before, spec, params);
+      const draws = new RecordedDraws(f64(c.uniforms), f32(c.normals));
+      const out = { cond: outputsOf(c.cond), ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}) };
+      const after = step(before, out, params, draws);
+      expect(draws.used).toEqual([c.uniforms.shape[0], c.normals.shape[0]]);
+      expect(plain(after)).toEqual(plainGolden(c.after));
+      expect(after.step).toBe(1);
+      expect(plain(before)).toEqual(plainGolden(c.before)); // the input state is untouched
+    });
+  }
+});
+
+describe('a whole guided generation with the tiny model (onnxruntime-node, recorded draws)', () => {
+  it('reproduces the reference tokens exactly and the latents within float rounding', async () => {
+    const params = paramsOf(golden.run.params);
+    let s = stateOf(golden.run.initial, spec, params);
+    const draws = new RecordedDraws(f64(golden.run.uniforms), f32(golden.run.normals));
+    await batchRun(fixturesDir + 'tiny-oneflow.onnx', async (forward) => {
+      while (!isDone(s)) {
+        const [cond, uncond] = await forward([s, unconditional(s)]);
+        s = step(s, { cond: cond!, uncond: uncond! }, params, draws);
+      }
+    });
+    const want = plainGolden(golden.run.final);
+    expect(s.tokens).toEqual(want.tokens);
+    expect(draws.used).toEqual([golden.run.uniforms.shape[0], golden.run.normals.shape[0]]);
+    expect(s.images.map((im) => im.t)).toEqual(want.images.map((im) => im.t));
+    let maxDiff = 0;
+    s.images.forEach((im, j) => im.latent.forEach((x, e) => (maxDiff = Math.max(maxDiff, Math.abs(x - want.images[j]!.latent[e]!)))));
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+});
