@@ -1,3 +1,4 @@
 export * from './paths.js';
 export * from './temporal.js';
 export * from './ports.js';
+export * from './s3.js';

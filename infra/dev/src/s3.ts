@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT } from './paths.js';
+import { freePort, isListening } from './ports.js';
+
+/** A local S3-compatible server for tests: moto's server mode, installed by `infra/dev/setup s3`. */
+export interface LocalS3Server {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export const MOTO_DIR = path.join(REPO_ROOT, '.tools', 'moto');
+
+export async function startLocalS3(options: { port?: number; timeoutMs?: number } = {}): Promise<LocalS3Server> {
+  if (!existsSync(path.join(MOTO_DIR, 'moto'))) {
+    throw new Error(`moto (the local S3-compatible server) is not installed in ${MOTO_DIR}: run infra/dev/setup s3`);
+  }
+  const port = options.port ?? (await freePort());
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    env: { ...process.env, PYTHONPATH: MOTO_DIR, PYTHONDONTWRITEBYTECODE: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (!(await isListening(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`local S3 server did not start on port ${port}:\n${stderr}`);
+    }
+    await sleep(100);
+  }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+}

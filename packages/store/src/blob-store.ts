@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Content-addressed, immutable blob storage for checkpoints: a blob's id is the lowercase hex
+ * SHA-256 of its bytes, so an id names exactly one content and a read can prove it got it.
+ */
+export interface BlobStore {
+  /** Stores `bytes` (idempotent: storing the same content again is a no-op) and returns its id. */
+  put(bytes: Uint8Array): Promise<string>;
+  /** The blob's bytes, verified against `id`. Throws {@link BlobNotFoundError} or {@link BlobCorruptError}. */
+  get(id: string): Promise<Uint8Array>;
+  has(id: string): Promise<boolean>;
+  /** Where the blobs live, for logs and errors (`file:///…`, `s3://bucket/prefix`). */
+  readonly location: string;
+}
+
+export class BlobStoreError extends Error {
+  override readonly name: string = 'BlobStoreError';
+}
+export class InvalidBlobIdError extends BlobStoreError {
+  override readonly name = 'InvalidBlobIdError';
+  constructor(readonly id: string) {
+    super(`invalid blob id ${JSON.stringify(id.slice(0, 80))}: expected 64 lowercase hex characters (SHA-256)`);
+  }
+}
+export class BlobNotFoundError extends BlobStoreError {
+  override readonly name = 'BlobNotFoundError';
+  constructor(readonly id: string, location: string) {
+    super(`blob ${id} not found in ${location}`);
+  }
+}
+export class BlobCorruptError extends BlobStoreError {
+  override readonly name = 'BlobCorruptError';
+  constructor(readonly id: string, readonly actual: string, location: string) {
+    super(`blob ${id} in ${location} is corrupt: its content hashes to ${actual}`);
+  }
+}
+
+const ID_PATTERN = /^[0-9a-f]{64}$/;
+
+export function blobId(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function assertBlobId(id: string): void {
+  if (!ID_PATTERN.test(id)) throw new InvalidBlobIdError(id);
+}
+
+/** Returns `bytes` if they hash to `id`, else throws {@link BlobCorruptError}. */
+export function verified(id: string, bytes: Uint8Array, location: string): Uint8Array {
+  const actual = blobId(bytes);
+  if (actual !== id) throw new BlobCorruptError(id, actual, location);
+  return bytes;
+}

@@ -1,0 +1,3 @@
+export * from './blob-store.js';
+export { LocalBlobStore } from './local.js';
+export { S3BlobStore, type S3BlobStoreOptions } from './s3.js';
