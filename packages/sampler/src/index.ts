@@ -4,3 +4,5 @@ export * from './state.js';
 export * from './guidance.js';
 export * from './step.js';
 export * from './batch.js';
+export * from './checkpoint.js';
+export * from './refine.js';

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, sha256Hex } from './checkpoint.js';
+import { state } from './testing/arbitraries.js';
+
+const parent = fc.option(fc.stringMatching(/^[0-9a-f]{64}$/), { nil: null });
+
+function expectCheckpointError(f: () => unknown, code?: string): void {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CheckpointError);
+    if (code !== undefined) expect((e as CheckpointError).code).toBe(code);
+    return;
+  }
+  throw new Error('expected a CheckpointError, decoding succeeded');
+}
+
+describe('checkpoint codec', () => {
+  it('round-trips every state exactly, with a stable content id', () => {
+    fc.assert(
+      fc.property(state, parent, (s, p) => {
+        const enc = encodeCheckpoint({ state: s, parent: p });
+        const dec = decodeCheckpoint(enc.bytes, enc.id);
+        expect(dec.id).toBe(enc.id);
+        expect(dec.parent).toBe(p);
+        expect(dec.state).toEqual(s);
+        expect(encodeCheckpoint({ state: dec.state, parent: p })).toEqual(enc);
+        expect(sha256Hex(enc.bytes.subarray(0, enc.bytes.length - 32))).toBe(enc.id);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('detects any flipped byte and any truncation with a typed error', () => {
+    fc.assert(
+      fc.property(state, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat(), (s, at, mask, cut) => {
+        const { bytes } = encodeCheckpoint({ state: s, parent: null });
+        const flipped = Uint8Array.from(bytes);
+        flipped[at % bytes.length]! ^= mask;
+        expectCheckpointError(() => decodeCheckpoint(flipped));
+        expectCheckpointError(() => decodeCheckpoint(bytes.subarray(0, cut % bytes.length)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('names the failure: magic, version, hash, id', () => {
+    fc.assert(
+      fc.property(state, (s) => {
+        const { bytes, id } = encodeCheckpoint({ state: s, parent: null });
+        const bad = Uint8Array.from(bytes);
+        bad[0] = 0x58;
+        expectCheckpointError(() => decodeCheckpoint(bad), 'bad-magic');
+        const v2 = Uint8Array.from(bytes);
+        v2[4] = 2;
+        expectCheckpointError(() => decodeCheckpoint(v2), 'unsupported-version');
+        const tail = Uint8Array.from(bytes);
+        tail[tail.length - 40]! ^= 1;
+        expectCheckpointError(() => decodeCheckpoint(tail), 'hash-mismatch');
+        expectCheckpointError(() => decodeCheckpoint(bytes, id.replace(/^./, id[0] === '0' ? '1' : '0')), 'id-mismatch');
+        expectCheckpointError(() => decodeCheckpoint(bytes.subarray(0, 20)), 'truncated');
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('is compact: a state with two 28×28 images is ~2 × 3.1 KiB plus under 300 bytes', () => {
+    const latent = new Float32Array(784);
+    const s = fc.sample(state, { seed: 1, numRuns: 1 })[0]!;
+    const big = {
+      ...s,
+      spec: { ...s.spec, latentShape: [1, 28, 28] as [number, number, number] },
+      tokens: [1, 2, 3, 3],
+      promptLen: 2,
+      images: [
+        { latent, t: 0.5 },
+        { latent, t: 0.25 },
+      ],
+    };
+    const { bytes } = encodeCheckpoint({ state: big, parent: null });
+    expect(bytes.length).toBeLessThan(2 * (8 + 784 * 4) + 300);
+  });
+});
