@@ -3,6 +3,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '@oneflow/contracts';
 import type { Logger } from 'pino';
 import { createActivities } from './activities/index.js';
+import type { GenerationEngine } from './engine.js';
 
 const require = createRequire(import.meta.url);
 /** Entry of the workflow bundle; Temporal bundles it into its deterministic sandbox. */
@@ -23,8 +24,11 @@ export async function createWorkers(options: {
   connection: NativeConnection;
   namespace: string;
   logger: Logger;
+  engine?: GenerationEngine;
+  /** Concurrent `advance` activities on this worker (model steps in flight). */
+  maxConcurrentActivities?: number;
 }): Promise<WorkerSet> {
-  const activities = createActivities({ logger: options.logger });
+  const activities = createActivities({ logger: options.logger, ...(options.engine ? { engine: options.engine } : {}) });
   const [cpu, gpu] = await Promise.all([
     Worker.create({
       connection: options.connection,
@@ -37,6 +41,9 @@ export async function createWorkers(options: {
       namespace: options.namespace,
       taskQueue: GPU_TASK_QUEUE,
       activities,
+      // Heartbeats carry cancellation back: flush them often so a cancel stops within ~a step.
+      maxHeartbeatThrottleInterval: '1 second',
+      ...(options.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
     }),
   ]);
   return {

@@ -16,6 +16,8 @@ export interface TemporalDevOptions {
   /** Web UI port; `null` runs headless (default: port + 1000). */
   uiPort?: number | null;
   namespace?: string;
+  /** More namespaces to create at start (each gets the project's search attributes). */
+  extraNamespaces?: readonly string[];
   /** Keep workflows across restarts in a SQLite file (default true). */
   persist?: boolean;
   binary?: string;
@@ -181,7 +183,8 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   const binary = options.binary ?? temporalBinary();
 
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port), '--log-level', 'warn'];
-  args.push('--namespace', namespace);
+  const namespaces = [namespace, ...(options.extraNamespaces ?? [])];
+  for (const ns of namespaces) args.push('--namespace', ns);
   if (dbFile) args.push('--db-filename', dbFile);
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
@@ -210,7 +213,7 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   writeFileSync(stateFile(options.dataDir), JSON.stringify(server, null, 2));
   try {
     await waitForTemporal(server.address, namespace, timeoutMs, () => exited);
-    await ensureSearchAttributes(server.address, namespace);
+    for (const ns of namespaces) await ensureSearchAttributes(server.address, ns);
   } catch (error) {
     await stopTemporalDev(options.dataDir);
     throw new TemporalStartError(error instanceof Error ? error.message : String(error), logTail(logFile));

@@ -12,10 +12,22 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * Test files that run workers get a namespace of their own: files run in parallel, and a worker
+ * of one file must never pick up another file's tasks on the shared task-queue names.
+ */
+export const TEST_NAMESPACES = ['test-smoke', 'test-generation', 'test-sdk', 'test-worker-process'] as const;
+
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-test-temporal-'));
-  const server = await startTemporalDev({ dataDir: dir, port: await freePort(), uiPort: null, persist: false });
+  const server = await startTemporalDev({
+    dataDir: dir,
+    port: await freePort(),
+    uiPort: null,
+    persist: false,
+    extraNamespaces: TEST_NAMESPACES,
+  });
   project.provide('temporalAddress', server.address);
   return async () => {
     await stopTemporalDev(dir);

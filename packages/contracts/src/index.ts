@@ -1,2 +1,3 @@
 export * from './names.js';
 export * from './health.js';
+export * from './generation.js';

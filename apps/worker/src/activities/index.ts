@@ -1,15 +1,22 @@
 import type { Logger } from 'pino';
+import type { GenerationEngine } from '../engine.js';
+import { createGenerationActivities } from './generation.js';
 import { createSmokeActivities } from './smoke.js';
 
 /** Heavy, per-process resources the activities share (models, checkpoint store…). */
 export interface ActivityDeps {
   logger: Logger;
+  /** The model side; a worker without one serves only the smoke activity. */
+  engine?: GenerationEngine;
 }
 
-/** Built once per worker process; tests inject fakes of our own interfaces here. */
-export function createActivities(deps: ActivityDeps) {
+/** Built once per worker process; tests inject their own implementations of our interfaces here. */
+export function createActivities(deps: ActivityDeps): Partial<Activities> {
+  const { engine } = deps;
   return {
     ...createSmokeActivities(deps),
+    ...(engine ? createGenerationActivities({ ...deps, engine }) : {}),
   };
 }
-export type Activities = ReturnType<typeof createActivities>;
+/** Every activity a workflow may call (workflows import this type only). */
+export type Activities = ReturnType<typeof createSmokeActivities> & ReturnType<typeof createGenerationActivities>;

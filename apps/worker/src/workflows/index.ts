@@ -1,1 +1,2 @@
 export { smoke } from './smoke.js';
+export { generation, statusQuery } from './generation.js';

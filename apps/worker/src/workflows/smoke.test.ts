@@ -18,10 +18,10 @@ describe('smoke workflow on the real dev server', () => {
   beforeAll(async () => {
     const address = inject('temporalAddress');
     nativeConnection = await NativeConnection.connect({ address });
-    workers = await createWorkers({ connection: nativeConnection, namespace: 'default', logger: pino({ level: 'silent' }) });
+    workers = await createWorkers({ connection: nativeConnection, namespace: 'test-smoke', logger: pino({ level: 'silent' }) });
     running = workers.run();
     connection = await Connection.connect({ address });
-    client = new Client({ connection });
+    client = new Client({ connection, namespace: 'test-smoke' });
   });
 
   afterAll(async () => {

@@ -1,0 +1,68 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { AdvanceInput, AdvanceResult, CheckpointSummary, GenerationRoot } from '@oneflow/contracts';
+import { BlobCorruptError, BlobNotFoundError, InvalidBlobIdError } from '@oneflow/store';
+import { EngineInputError, type GenerationEngine } from '../engine.js';
+import type { ActivityDeps } from './index.js';
+
+/** Permanent faults become non-retryable failures; anything else is thrown as is and retried. */
+function classify(error: unknown): unknown {
+  if (error instanceof EngineInputError || error instanceof InvalidBlobIdError) {
+    return ApplicationFailure.nonRetryable(error.message, 'BadRequest');
+  }
+  if (error instanceof BlobNotFoundError) return ApplicationFailure.nonRetryable(error.message, 'CheckpointNotFound');
+  if (error instanceof BlobCorruptError) return ApplicationFailure.nonRetryable(error.message, 'CorruptCheckpoint');
+  return error;
+}
+
+interface HeartbeatDetails {
+  step: number;
+  checkpointId: string;
+}
+
+export function createGenerationActivities({ engine, logger }: ActivityDeps & { engine: GenerationEngine }) {
+  return {
+    /** The generation's root checkpoint: new, or derived from an earlier checkpoint (branch/refine). */
+    async startGeneration(root: GenerationRoot): Promise<CheckpointSummary> {
+      try {
+        if (root.kind === 'new') return await engine.create(root.request);
+        return await engine.derive(root.checkpointId, {
+          ...(root.overrides ? { overrides: root.overrides } : {}),
+          ...(root.refine ? { refine: root.refine } : {}),
+        });
+      } catch (error) {
+        throw classify(error);
+      }
+    },
+
+    /**
+     * Runs up to `maxSteps` steps from `checkpointId`, one checkpoint per step, heartbeating
+     * `{step, checkpointId}` after each. A retry resumes from the last heartbeat instead of
+     * redoing steps; a cancellation stops between steps and returns the newest checkpoint.
+     */
+    async advance(input: AdvanceInput): Promise<AdvanceResult> {
+      const ctx = Context.current();
+      const t0 = Date.now();
+      try {
+        const start = await engine.describe(input.checkpointId);
+        const target = start.step + input.maxSteps;
+        const resumed = ctx.info.heartbeatDetails as HeartbeatDetails | undefined;
+        let head = start;
+        if (resumed && resumed.step > start.step && resumed.step <= target) {
+          head = await engine.describe(resumed.checkpointId);
+          logger.info({ from: start.step, resumedAt: head.step, attempt: ctx.info.attempt }, 'advance resumed from heartbeat');
+        }
+        while (!head.done && head.step < target) {
+          if (ctx.cancellationSignal.aborted) {
+            return { head, stepsRun: head.step - start.step, stoppedBy: 'cancelled', ms: Date.now() - t0 };
+          }
+          head = await engine.advance(head.checkpointId);
+          ctx.heartbeat({ step: head.step, checkpointId: head.checkpointId } satisfies HeartbeatDetails);
+        }
+        return { head, stepsRun: head.step - start.step, stoppedBy: head.done ? 'done' : 'maxSteps', ms: Date.now() - t0 };
+      } catch (error) {
+        throw classify(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { NativeConnection } from '@temporalio/worker';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  CPU_TASK_QUEUE,
+  WORKFLOWS,
+  type GenerationResult,
+  type GenerationStatus,
+  type GenerationWorkflowInput,
+} from '@oneflow/contracts';
+import { LocalBlobStore } from '@oneflow/store';
+import { CounterEngine } from '../testing/counter-engine.js';
+import { createWorkers, type WorkerSet } from '../worker.js';
+
+// The generation workflow on the real dev server with a real worker; the model side is our
+// deterministic CounterEngine over a real local blob store.
+const NAMESPACE = 'test-generation';
+const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-generation-'));
+const engine = new CounterEngine(new LocalBlobStore(dir));
+let nativeConnection: NativeConnection;
+let connection: Connection;
+let client: Client;
+let workers: WorkerSet;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  const address = inject('temporalAddress');
+  nativeConnection = await NativeConnection.connect({ address });
+  workers = await createWorkers({ connection: nativeConnection, namespace: NAMESPACE, logger: pino({ level: 'silent' }), engine });
+  running = workers.run();
+  connection = await Connection.connect({ address });
+  client = new Client({ connection, namespace: NAMESPACE });
+});
+afterAll(async () => {
+  workers.shutdown();
+  await running;
+  await nativeConnection.close();
+  await connection.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function start(input: Omit<GenerationWorkflowInput, 'generationId'>): Promise<WorkflowHandle> {
+  const generationId = `gen-${randomUUID()}`;
+  return client.workflow.start(WORKFLOWS.generation, {
+    taskQueue: CPU_TASK_QUEUE,
+    workflowId: generationId,
+    args: [{ generationId, ...input } satisfies GenerationWorkflowInput],
+  });
+}
+const status = (h: WorkflowHandle) => h.query<GenerationStatus>('status');
+
+/** The same generation run directly on the engine, no Temporal: the reference output. */
+async function direct(total: number, seed: number): Promise<string> {
+  let head = await engine.create({ total, seed });
+  while (!head.done) head = await engine.advance(head.checkpointId);
+  return head.text;
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('generation workflow', () => {
+  it('runs to the same output as a direct loop, with a checkpoint for every step', async () => {
+    const handle = await start({ root: { kind: 'new', request: { total: 7, seed: 3 } }, stepsPerActivity: 3 });
+    const result = (await handle.result()) as GenerationResult;
+    expect(result.final.done).toBe(true);
+    expect(result.final.step).toBe(7);
+    expect(result.final.text).toBe(await direct(7, 3));
+    expect(result.timings.activities).toBe(3); // 3 + 3 + 1 steps
+    const chain = await engine.ancestry(result.final.checkpointId);
+    expect(chain.map((c) => c.step)).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
+    expect((await engine.describe(result.rootCheckpointId)).step).toBe(0);
+
+    const final = await status(handle);
+    expect(final).toMatchObject({ state: 'succeeded', step: 7, tText: 1, headCheckpointId: result.final.checkpointId });
+    const description = await handle.describe();
+    expect(description.searchAttributes['OneflowState']).toEqual(['succeeded']);
+    expect(description.searchAttributes['OneflowStep']).toEqual([7]);
+    expect(description.searchAttributes['OneflowModel']).toEqual(['counter']);
+    expect(await description.memo?.['headCheckpointId']).toBe(result.final.checkpointId);
+  });
+
+  it('continues as new without losing progress and ends with the same output', async () => {
+    const handle = await start({ root: { kind: 'new', request: { total: 9, seed: 11 } }, stepsPerActivity: 2, continueAsNewEvery: 2 });
+    const result = (await handle.result()) as GenerationResult;
+    expect(result.final.text).toBe(await direct(9, 11));
+    expect(result.timings.runs).toBe(3); // continue-as-new after activities 2 and 4
+    expect(result.timings.activities).toBe(5);
+    expect((await engine.ancestry(result.final.checkpointId)).length).toBe(10);
+  });
+
+  it('retries a failed activity from its last heartbeat instead of redoing steps', async () => {
+    engine.failOnceAtStep = 4;
+    const before = engine.advanceCalls;
+    const handle = await start({ root: { kind: 'new', request: { total: 6, seed: 5 } }, stepsPerActivity: 6 });
+    const result = (await handle.result()) as GenerationResult;
+    expect(result.final.text).toBe(await direct(6, 5));
+    // 6 successful steps + 1 failed attempt at step 4 (+ 6 for the reference run above)
+    expect(engine.advanceCalls - before).toBe(6 + 1 + 6);
+    expect(engine.failOnceAtStep).toBeNull();
+  });
+
+  it('answers the status query while running and cancels cleanly, keeping its newest checkpoint', async () => {
+    engine.stepDelayMs = 150;
+    try {
+      const handle = await start({ root: { kind: 'new', request: { total: 200, seed: 1 } }, stepsPerActivity: 50 });
+      await until('step 3', async () => (await status(handle)).step >= 3);
+      const mid = await status(handle);
+      expect(mid.state).toBe('running');
+      expect(mid.tText).toBeCloseTo(mid.step / 200, 10);
+      await handle.cancel();
+      const error: unknown = await handle.result().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      const after = await status(handle);
+      expect(after.state).toBe('canceled');
+      expect(after.step).toBeGreaterThanOrEqual(mid.step);
+      expect(after.step).toBeLessThan(200);
+      expect(after.headCheckpointId).not.toBeNull();
+      // the kept checkpoint is the newest step: nothing done after it was lost
+      const head = await engine.describe(after.headCheckpointId ?? '');
+      expect(head.step).toBe(after.step);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    } finally {
+      engine.stepDelayMs = 0;
+    }
+  });
+
+  it('branches from a checkpoint: unchanged parameters reproduce the parent, a new seed diverges', async () => {
+    const parent = (await (await start({ root: { kind: 'new', request: { total: 8, seed: 2 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
+    const chain = await engine.ancestry(parent.final.checkpointId);
+    const atStep3 = chainIdAt(chain, parent.final.checkpointId, 3);
+    const same = (await (
+      await start({ root: { kind: 'checkpoint', checkpointId: await atStep3, parentGenerationId: parent.generationId }, stepsPerActivity: 4 })
+    ).result()) as GenerationResult;
+    expect(same.final.text).toBe(parent.final.text);
+    const other = (await (
+      await start({ root: { kind: 'checkpoint', checkpointId: await atStep3, overrides: { seed: 99 } }, stepsPerActivity: 4 })
+    ).result()) as GenerationResult;
+    expect(other.final.text.split(' ').slice(0, 3)).toEqual(parent.final.text.split(' ').slice(0, 3));
+    expect(other.final.text).not.toBe(parent.final.text);
+  });
+
+  it('fails fast on a bad request (non-retryable), in a failed state', async () => {
+    const handle = await start({ root: { kind: 'new', request: { total: -1 } }, stepsPerActivity: 2 });
+    const error: unknown = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause?.cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('BadRequest');
+    const s = await status(handle);
+    expect(s.state).toBe('failed');
+    expect(s.error).toMatch(/total/);
+  });
+});
+
+/** The id of the checkpoint at `step` on the chain ending at `headId`. */
+async function chainIdAt(chain: { step: number; parent: string | null }[], headId: string, step: number): Promise<string> {
+  // chain[i].parent is the id of chain[i + 1]; the head's own id is headId
+  const ids = [headId, ...chain.map((c) => c.parent)];
+  const index = chain.findIndex((c) => c.step === step);
+  const id = ids[index];
+  if (!id) throw new Error(`no checkpoint at step ${step}`);
+  return id;
+}

@@ -1,0 +1,138 @@
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  CancelledFailure,
+  continueAsNew,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  GPU_TASK_QUEUE,
+  type AdvanceResult,
+  NON_RETRYABLE_FAILURES,
+  statusQueryName,
+  type CheckpointSummary,
+  type GenerationResult,
+  type GenerationState,
+  type GenerationStatus,
+  type GenerationWorkflowInput,
+} from '@oneflow/contracts';
+import type { Activities } from '../activities/index.js';
+import { batchKey, modelKey, parentKey, stateKey, stepKey, tenantKey } from './search-attributes.js';
+
+export const statusQuery = defineQuery<GenerationStatus>(statusQueryName);
+
+const retry = { initialInterval: '1 second', maximumInterval: '20 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] };
+
+const { startGeneration } = proxyActivities<Activities>({
+  taskQueue: GPU_TASK_QUEUE,
+  startToCloseTimeout: '5 minutes',
+  retry,
+});
+
+const { advance } = proxyActivities<Activities>({
+  taskQueue: GPU_TASK_QUEUE,
+  startToCloseTimeout: '30 minutes',
+  // A dead worker is noticed within this time and the step loop resumes elsewhere.
+  heartbeatTimeout: '20 seconds',
+  // Let the activity stop between steps and hand back its newest checkpoint.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
+
+/**
+ * A generation: `advance` activities on the GPU queue until the sampler's stop rule holds. The
+ * workflow holds checkpoint ids only; every step's checkpoint is in the blob store.
+ */
+export async function generation(input: GenerationWorkflowInput): Promise<GenerationResult> {
+  let state: GenerationState = 'running';
+  let error: string | null = null;
+  let head: CheckpointSummary | null = input.carry?.head ?? null;
+  let root: CheckpointSummary | null = input.carry?.root ?? null;
+  const timings = {
+    activities: input.carry?.activities ?? 0,
+    stepMs: input.carry?.stepMs ?? 0,
+    runs: (input.carry?.runs ?? 0) + 1,
+  };
+  const parentGenerationId = input.root.kind === 'checkpoint' ? (input.root.parentGenerationId ?? null) : null;
+
+  setHandler(statusQuery, (): GenerationStatus => ({
+    generationId: input.generationId,
+    state,
+    step: head?.step ?? 0,
+    tText: head?.tText ?? 0,
+    text: head?.text ?? '',
+    imageClocks: head?.imageClocks ?? [],
+    headCheckpointId: head?.checkpointId ?? null,
+    rootCheckpointId: root?.checkpointId ?? null,
+    parentGenerationId,
+    error,
+    timings: { ...timings },
+  }));
+
+  const publish = (): void => {
+    upsertSearchAttributes([
+      { key: stateKey, value: state },
+      { key: stepKey, value: head?.step ?? 0 },
+      ...(head ? [{ key: modelKey, value: head.model }] : []),
+      ...(input.tenant ? [{ key: tenantKey, value: input.tenant }] : []),
+      ...(input.batchId ? [{ key: batchKey, value: input.batchId }] : []),
+      ...(parentGenerationId ? [{ key: parentKey, value: parentGenerationId }] : []),
+    ]);
+    upsertMemo({
+      headCheckpointId: head?.checkpointId ?? null,
+      rootCheckpointId: root?.checkpointId ?? null,
+      step: head?.step ?? 0,
+      parentGenerationId,
+    });
+  };
+  publish();
+
+  let current: CheckpointSummary;
+  try {
+    if (head === null) {
+      head = root = await startGeneration(input.root);
+      publish();
+    }
+    current = head;
+    while (!current.done) {
+      const result: AdvanceResult = await advance({ checkpointId: current.checkpointId, maxSteps: input.stepsPerActivity });
+      head = current = result.head;
+      timings.activities += 1;
+      timings.stepMs += result.ms;
+      publish();
+      if (result.stoppedBy === 'cancelled' || CancellationScope.current().consideredCancelled) break;
+      const every = input.continueAsNewEvery;
+      if (!current.done && (workflowInfo().continueAsNewSuggested || (every !== undefined && timings.activities % every === 0))) {
+        return await continueAsNew<typeof generation>({
+          ...input,
+          carry: { head: current, root: root ?? current, activities: timings.activities, stepMs: timings.stepMs, runs: timings.runs },
+        });
+      }
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      state = 'canceled';
+      publish();
+      throw err;
+    }
+    state = 'failed';
+    error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    publish();
+    throw err;
+  }
+
+  if (CancellationScope.current().consideredCancelled) {
+    state = 'canceled';
+    publish();
+    throw new CancelledFailure('generation canceled; its newest checkpoint is kept');
+  }
+  state = 'succeeded';
+  publish();
+  return { generationId: input.generationId, final: current, rootCheckpointId: (root ?? current).checkpointId, timings };
+}

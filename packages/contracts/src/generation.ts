@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/** Checkpoint ids are the SHA-256 (hex) of the checkpoint's encoding. */
+export const checkpointIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a checkpoint id is 64 lowercase hex characters');
+
+/** Sampler settings a branch may change (DESIGN §2.4). The API exposes guidance as weight w, w = 1 off. */
+export const samplerOverridesSchema = z
+  .object({
+    steps: z.number().int().min(1).max(1024),
+    guidance: z.number().min(0).max(20),
+    temperature: z.number().gt(0).max(10),
+    topK: z.number().int().min(0).max(100_000),
+    seed: z.number().int().min(0).max(2 ** 32 - 1),
+  })
+  .partial()
+  .strict();
+export type SamplerOverrides = z.infer<typeof samplerOverridesSchema>;
+
+/** Refinement operations (DESIGN §2.4), applied to a checkpoint before sampling continues. */
+export const refineOpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('renoiseImage'), image: z.number().int().min(0).max(255), to: z.number().min(0).max(1) }).strict(),
+  z.object({ op: z.literal('deleteText'), start: z.number().int().min(0), end: z.number().int().min(0), reopenTo: z.number().min(0).max(1) }).strict(),
+  z.object({ op: z.literal('replacePrompt'), prompt: z.string().min(1).max(2000) }).strict(),
+]);
+export type RefineOp = z.infer<typeof refineOpSchema>;
+
+/** Where a generation starts: a fresh request, or any checkpoint of an earlier generation. */
+export const generationRootSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('new'),
+    /** Engine-specific request (prompt, images, sampler settings), validated by the engine. */
+    request: z.unknown(),
+  }),
+  z.object({
+    kind: z.literal('checkpoint'),
+    checkpointId: checkpointIdSchema,
+    overrides: samplerOverridesSchema.optional(),
+    refine: refineOpSchema.optional(),
+    /** Lineage: which generation the checkpoint came from. */
+    parentGenerationId: z.string().max(200).optional(),
+  }),
+]);
+export type GenerationRoot = z.infer<typeof generationRootSchema>;
+
+export const GENERATION_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'] as const;
+export type GenerationState = (typeof GENERATION_STATES)[number];
+
+/** What one checkpoint looks like from outside: enough to show progress, no tensors. */
+export interface CheckpointSummary {
+  checkpointId: string;
+  parentId: string | null;
+  model: string;
+  step: number;
+  done: boolean;
+  tText: number;
+  /** Generated text so far, `<image>` marking each image slot. */
+  text: string;
+  /** Clock of each generated image, in order. */
+  imageClocks: number[];
+}
+
+export interface GenerationWorkflowInput {
+  generationId: string;
+  root: GenerationRoot;
+  /** Steps per `advance` activity (a checkpoint is still written after every step). */
+  stepsPerActivity: number;
+  tenant?: string;
+  batchId?: string;
+  /** Forces continue-as-new after this many activities (tests); otherwise Temporal's suggestion decides. */
+  continueAsNewEvery?: number;
+  /** Carried across continue-as-new. */
+  carry?: { head: CheckpointSummary; root: CheckpointSummary; activities: number; stepMs: number; runs: number };
+}
+
+export interface GenerationStatus {
+  generationId: string;
+  state: GenerationState;
+  step: number;
+  tText: number;
+  text: string;
+  imageClocks: number[];
+  headCheckpointId: string | null;
+  rootCheckpointId: string | null;
+  parentGenerationId: string | null;
+  error: string | null;
+  timings: { activities: number; stepMs: number; runs: number };
+}
+
+export interface GenerationResult {
+  generationId: string;
+  final: CheckpointSummary;
+  rootCheckpointId: string;
+  timings: GenerationStatus['timings'];
+}
+
+/** Input and result of the `advance` activity: it never carries tensors either. */
+export interface AdvanceInput {
+  checkpointId: string;
+  maxSteps: number;
+}
+export interface AdvanceResult {
+  head: CheckpointSummary;
+  stepsRun: number;
+  stoppedBy: 'done' | 'maxSteps' | 'cancelled';
+  ms: number;
+}
+
+export const statusQueryName = 'status';
+
+/** Failure types of permanent faults: the workflows' retry policies never retry them. */
+export const NON_RETRYABLE_FAILURES = ['BadRequest', 'CheckpointNotFound', 'CorruptCheckpoint'] as const;
