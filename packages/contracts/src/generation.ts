@@ -72,6 +72,11 @@ export interface GenerationWorkflowInput {
   carry?: { head: CheckpointSummary; root: CheckpointSummary; activities: number; stepMs: number; runs: number };
 }
 
+/**
+ * The generation as its workflow sees it: the head is the newest checkpoint of the last finished
+ * `advance` activity (at most `stepsPerActivity` steps behind); the step in flight is in the
+ * pending activity's heartbeat details `{step, checkpointId}` (DescribeWorkflowExecution).
+ */
 export interface GenerationStatus {
   generationId: string;
   state: GenerationState;

@@ -114,7 +114,7 @@ describe('generation workflow', () => {
   it('answers the status query while running and cancels cleanly, keeping its newest checkpoint', async () => {
     engine.stepDelayMs = 150;
     try {
-      const handle = await start({ root: { kind: 'new', request: { total: 200, seed: 1 } }, stepsPerActivity: 50 });
+      const handle = await start({ root: { kind: 'new', request: { total: 200, seed: 1 } }, stepsPerActivity: 2 });
       await until('step 3', async () => (await status(handle)).step >= 3);
       const mid = await status(handle);
       expect(mid.state).toBe('running');
