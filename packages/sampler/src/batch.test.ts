@@ -9,7 +9,7 @@ const spec = specOf(golden);
 
 describe('model outputs: onnxruntime-node vs the Python reference (fixed inputs)', () => {
   it('matches every output within 1e-4 on padded batches', async () => {
-    const model = await loadOnnxModel(fixturesDir + 'tiny-oneflow.onnx');
+    const model = await loadOnnxModel(fixturesDir + 'tiny-model/model.onnx');
     try {
       for (const f of golden.forward) {
         const inputs = Object.fromEntries(Object.entries(f.inputs).map(([k, a]) => [k, tensor(a)]));

@@ -6,3 +6,6 @@ export * from './step.js';
 export * from './batch.js';
 export * from './checkpoint.js';
 export * from './refine.js';
+export * from './config.js';
+export * from './tokenizer.js';
+export * from './png.js';

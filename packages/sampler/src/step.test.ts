@@ -30,7 +30,7 @@ describe('a whole guided generation with the tiny model (onnxruntime-node, recor
     const params = paramsOf(golden.run.params);
     let s = stateOf(golden.run.initial, spec, params);
     const draws = new RecordedDraws(f64(golden.run.uniforms), f32(golden.run.normals));
-    await batchRun(fixturesDir + 'tiny-oneflow.onnx', async (forward) => {
+    await batchRun(fixturesDir + 'tiny-model/model.onnx', async (forward) => {
       while (!isDone(s)) {
         const [cond, uncond] = await forward([s, unconditional(s)]);
         s = step(s, { cond: cond!, uncond: uncond! }, params, draws);

@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { ModelSpec, SamplerParams } from './state.js';
+
+/**
+ * `models/<name>/config.json` as written by training/export.py (docs/model-contract.md).
+ * Unknown keys are kept (the contract may grow); the ones the sampler uses are validated.
+ */
+export const modelConfigSchema = z.looseObject({
+  name: z.string().min(1),
+  contract_version: z.literal(1),
+  onnx_file: z.string().min(1),
+  onnx_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  vocab: z.array(z.string()).min(4),
+  special_tokens: z.object({ pad: z.number().int(), bos: z.number().int(), sep: z.number().int(), image: z.number().int() }),
+  never_insert: z.array(z.number().int().min(0)),
+  latent_shape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
+  max_tokens: z.number().int().min(3),
+  max_images: z.number().int().min(0),
+  kappa: z.literal('linear'),
+  sampler_defaults: z
+    .object({ steps: z.number().int().positive(), w: z.number(), temperature: z.number().positive(), top_k: z.number().int().min(0) })
+    .optional(),
+  /** Execution provider for this model's sessions: `cpu` (default) or `cuda` on GPU hosts. Not written by export.py. */
+  execution_provider: z.enum(['cpu', 'cuda']).optional(),
+});
+export type ModelConfig = z.infer<typeof modelConfigSchema>;
+
+/** A model directory, loaded: its config, the spec states carry, and the ONNX path. */
+export interface LoadedModelConfig {
+  readonly dir: string;
+  readonly config: ModelConfig;
+  readonly spec: ModelSpec;
+  readonly onnxPath: string;
+  /** Defaults from `sampler_defaults`, with the caps from the config. */
+  readonly defaults: SamplerParams;
+}
+
+export function specFromConfig(c: ModelConfig): ModelSpec {
+  const v = c.vocab.length;
+  const ids = [...Object.values(c.special_tokens), ...c.never_insert];
+  if (ids.some((x) => x >= v)) throw new Error(`config ${c.name}: special token ids [${ids.join(', ')}] must be below the vocabulary size ${v}`);
+  return {
+    name: c.name,
+    sha256: c.onnx_sha256,
+    vocabSize: v,
+    bos: c.special_tokens.bos,
+    sep: c.special_tokens.sep,
+    image: c.special_tokens.image,
+    neverInsert: c.never_insert,
+    latentShape: c.latent_shape,
+  };
+}
+
+export function parseModelConfig(json: unknown, dir: string): LoadedModelConfig {
+  const parsed = modelConfigSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`invalid ${join(dir, 'config.json')}: ${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
+  const d = config.sampler_defaults ?? { steps: 32, w: 1, temperature: 1, top_k: 0 };
+  return {
+    dir,
+    config,
+    spec: specFromConfig(config),
+    onnxPath: join(dir, config.onnx_file),
+    defaults: { steps: d.steps, guidance: d.w, temperature: d.temperature, topK: d.top_k, maxLen: config.max_tokens, maxImages: config.max_images },
+  };
+}
+
+/** Reads and validates `<dir>/config.json`. The ONNX file's hash is checked when a session loads it. */
+export async function loadModelConfig(dir: string): Promise<LoadedModelConfig> {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read model config ${path}: ${(e as Error).message}`);
+  }
+  return parseModelConfig(JSON.parse(text), dir);
+}

@@ -1,0 +1,72 @@
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { loadModelConfig, parseModelConfig } from './config.js';
+import { latentToPng, pngToLatent } from './png.js';
+import { fixturesDir } from './testing/golden.js';
+import { TokenizeError, Tokenizer } from './tokenizer.js';
+
+const dir = fixturesDir + 'tiny-model';
+
+describe('model config', () => {
+  it('loads config.json into a spec and sampler defaults', async () => {
+    const m = await loadModelConfig(dir);
+    expect(m.spec).toMatchObject({ name: 'tiny-model', bos: 1, sep: 2, image: 3, neverInsert: [0, 1, 2], latentShape: [1, 28, 28] });
+    expect(m.spec.vocabSize).toBe(m.config.vocab.length);
+    expect(m.defaults).toEqual({ steps: 32, guidance: 2, temperature: 0.5, topK: 0, maxLen: 40, maxImages: 6 });
+    expect(m.onnxPath).toBe(dir + '/model.onnx');
+  });
+
+  it('names the bad field of an invalid config', async () => {
+    const good = (await loadModelConfig(dir)).config;
+    expect(() => parseModelConfig({ ...good, latent_shape: [1, 28] }, '/m')).toThrow(/\/m\/config.json[\s\S]*latent_shape/);
+    expect(() => parseModelConfig({ ...good, special_tokens: { ...good.special_tokens, image: 9999 } }, '/m')).toThrow(/9999/);
+    await expect(loadModelConfig('/nonexistent')).rejects.toThrow(/\/nonexistent\/config.json/);
+  });
+});
+
+describe('tokenizer', () => {
+  it('encodes words, splits punctuation off, and decodes back', async () => {
+    const { config } = await loadModelConfig(dir);
+    const t = Tokenizer.fromConfig(config);
+    const ids = t.encode('What is this?');
+    expect(t.decode(ids)).toBe('what is this ?');
+    expect(t.decode(t.encode("count from two to five , please"))).toBe('count from two to five , please');
+    expect(t.encode('t-shirt')).toHaveLength(1);
+    expect(() => t.encode('draw a unicorn')).toThrow(TokenizeError);
+    expect(() => t.encode('draw a unicorn')).toThrow(/"unicorn"/);
+  });
+
+  it('places input images at <image> marks, extra images in front', async () => {
+    const { config } = await loadModelConfig(dir);
+    const t = Tokenizer.fromConfig(config);
+    const a = new Float32Array(784);
+    const b = new Float32Array(784).fill(1);
+    const p = t.prompt('what is this ?', [a]);
+    expect(p[0]).toBe(a);
+    expect(p.slice(1)).toEqual(t.encode('what is this ?'));
+    const q = t.prompt('<image> plus <image>', [a, b]);
+    expect(q).toEqual([a, t.encode('plus')[0], b]);
+    expect(() => t.prompt('<image> and <image>', [a])).toThrow(/2 <image> placeholders but 1 images/);
+  });
+});
+
+describe('PNG', () => {
+  it('round-trips a latent through an 8-bit grayscale PNG within quantisation', () => {
+    const lat = Float32Array.from({ length: 784 }, (_, i) => Math.sin(i) * 1.2);
+    const png = latentToPng(lat, [1, 28, 28]);
+    const meta = PNG.sync.read(png);
+    expect([meta.width, meta.height]).toEqual([28, 28]);
+    const back = pngToLatent(png, [1, 28, 28]);
+    back.forEach((x, i) => expect(Math.abs(x - Math.max(-1, Math.min(1, lat[i]!)))).toBeLessThanOrEqual(1 / 127.5 / 2 + 1e-6));
+    expect(latentToPng(lat, [1, 28, 28]).equals(png)).toBe(true); // deterministic bytes
+  });
+
+  it('reads colour PNGs of other sizes (luma, area resize)', () => {
+    const src = new PNG({ width: 56, height: 56 });
+    for (let i = 0; i < 56 * 56; i++) src.data.set([255, 255, 255, (i % 56) < 28 ? 255 : 0], 4 * i);
+    const lat = pngToLatent(PNG.sync.write(src), [1, 28, 28]);
+    expect(lat[0]).toBeCloseTo(1, 5); // left half white
+    expect(lat[27]).toBeCloseTo(-1, 5); // right half transparent → black
+    expect(() => pngToLatent(new Uint8Array([1, 2, 3]), [1, 28, 28])).toThrow(/not a readable PNG \(3 bytes\)/);
+  });
+});
