@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore } from './blob-store.js';
+import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore, type IdOf } from './blob-store.js';
 
 /**
  * Blobs as files under `root/<id[0:2]>/<id>`: the embedded default (under the data dir).
@@ -11,8 +11,10 @@ import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore } fro
  */
 export class LocalBlobStore implements BlobStore {
   readonly location: string;
-  constructor(private readonly root: string) {
+  private readonly idOf: IdOf;
+  constructor(private readonly root: string, options: { idOf?: IdOf } = {}) {
     this.location = pathToFileURL(root).href;
+    this.idOf = options.idOf ?? blobId;
   }
 
   private file(id: string): string {
@@ -20,7 +22,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async put(bytes: Uint8Array): Promise<string> {
-    const id = blobId(bytes);
+    const id = this.idOf(bytes);
     const target = this.file(id);
     if (await this.has(id)) return id; // immutable: same id, same content
     await mkdir(path.dirname(target), { recursive: true });
@@ -50,7 +52,7 @@ export class LocalBlobStore implements BlobStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(id, this.location);
       throw error;
     }
-    return verified(id, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.location);
+    return verified(id, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), this.location, this.idOf);
   }
 
   async has(id: string): Promise<boolean> {

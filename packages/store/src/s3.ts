@@ -7,12 +7,14 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore } from './blob-store.js';
+import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore, type IdOf } from './blob-store.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
   /** Key prefix, e.g. `checkpoints/` (blobs are stored at `<prefix><id>`). */
   prefix?: string;
+  /** Id of a blob from its bytes (default: SHA-256 of all bytes). */
+  idOf?: IdOf;
   /** Passed to the AWS SDK: `endpoint` + `forcePathStyle` for S3-compatible servers. */
   client?: S3ClientConfig;
 }
@@ -27,8 +29,10 @@ export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly idOf: IdOf;
 
   constructor(options: S3BlobStoreOptions) {
+    this.idOf = options.idOf ?? blobId;
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? '';
     this.client = new S3Client(options.client ?? {});
@@ -40,7 +44,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(bytes: Uint8Array): Promise<string> {
-    const id = blobId(bytes);
+    const id = this.idOf(bytes);
     if (await this.has(id)) return id;
     await this.client.send(
       new PutObjectCommand({
@@ -48,7 +52,7 @@ export class S3BlobStore implements BlobStore {
         Key: this.key(id),
         Body: bytes,
         ContentType: 'application/octet-stream',
-        ChecksumSHA256: Buffer.from(id, 'hex').toString('base64'),
+        ChecksumSHA256: Buffer.from(blobId(bytes), 'hex').toString('base64'),
       }),
     );
     return id;
@@ -59,7 +63,7 @@ export class S3BlobStore implements BlobStore {
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(id) }));
       if (!res.Body) throw new BlobNotFoundError(id, this.location);
-      return verified(id, await res.Body.transformToByteArray(), this.location);
+      return verified(id, await res.Body.transformToByteArray(), this.location, this.idOf);
     } catch (error) {
       if (error instanceof NoSuchKey || error instanceof NotFound) throw new BlobNotFoundError(id, this.location);
       throw error;

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type ActivityCancellationDetails } from '@temporalio/common';
 import type { AdvanceInput, AdvanceResult, CheckpointSummary, GenerationRoot } from '@oneflow/contracts';
 import { BlobCorruptError, BlobNotFoundError, InvalidBlobIdError } from '@oneflow/store';
 import { EngineInputError, type GenerationEngine } from '../engine.js';
@@ -13,6 +13,12 @@ function classify(error: unknown): unknown {
   if (error instanceof BlobNotFoundError) return ApplicationFailure.nonRetryable(error.message, 'CheckpointNotFound');
   if (error instanceof BlobCorruptError) return ApplicationFailure.nonRetryable(error.message, 'CorruptCheckpoint');
   return error;
+}
+
+function describeCancel(details: ActivityCancellationDetails | undefined): string {
+  if (!details) return 'cancelled';
+  const reasons = (['workerShutdown', 'timedOut', 'paused', 'reset', 'notFound'] as const).filter((k) => details[k]);
+  return reasons.length > 0 ? reasons.join(', ') : 'cancelled';
 }
 
 interface HeartbeatDetails {
@@ -54,7 +60,13 @@ export function createGenerationActivities({ engine, logger }: ActivityDeps & { 
         }
         while (!head.done && head.step < target) {
           if (ctx.cancellationSignal.aborted) {
-            return { head, stepsRun: head.step - start.step, stoppedBy: 'cancelled', ms: Date.now() - t0 };
+            // The generation was canceled: hand back the newest checkpoint, it is the one to keep.
+            if (ctx.cancellationDetails?.cancelRequested) {
+              return { head, stepsRun: head.step - start.step, stoppedBy: 'cancelled', ms: Date.now() - t0 };
+            }
+            // Worker shutdown, timeout…: fail this attempt between steps; the retry resumes from
+            // the heartbeat on another worker, and a step is deterministic in its checkpoint.
+            throw new Error(`advance interrupted at step ${head.step} (${describeCancel(ctx.cancellationDetails)})`);
           }
           head = await engine.advance(head.checkpointId);
           ctx.heartbeat({ step: head.step, checkpointId: head.checkpointId } satisfies HeartbeatDetails);
