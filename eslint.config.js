@@ -32,6 +32,8 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
+      // TypeScript checks undefined names (and knows globals such as performance).
+      'no-undef': 'off',
       // Async functions without await are how activities and probes conform to Promise-returning interfaces.
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
