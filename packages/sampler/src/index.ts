@@ -9,3 +9,5 @@ export * from './refine.js';
 export * from './config.js';
 export * from './tokenizer.js';
 export * from './png.js';
+export * from './model/runner.js';
+export * from './generate.js';
