@@ -12,7 +12,11 @@ export interface RunnerOptions {
   intraOpThreads?: number;
   /** Most rows in one forward pass (default 16); a single request larger than this runs alone. */
   maxBatch?: number;
-  /** Longest a request waits for others to join its batch while a session is idle (default 2 ms). */
+  /**
+   * Longest a request waits for others to join its batch while a session is idle. Default 0: wait
+   * only until the current turn of the event loop ends (`setImmediate`), which already collects
+   * every generation that was resumed by the previous batch's results.
+   */
   maxWaitMs?: number;
   /** Default: config.json `execution_provider`, else `cpu`. */
   executionProvider?: ExecutionProvider;
@@ -23,6 +27,8 @@ export interface RunnerStats {
   rows: number;
   /** Time inside `session.run`, summed over batches (ms). */
   modelMs: number;
+  /** Main-thread time spent padding inputs and slicing outputs (ms). */
+  packMs: number;
 }
 
 interface Pending {
@@ -50,10 +56,12 @@ type WorkerReply =
  * sent when a session is free and either the batch is full or its oldest request waited `maxWaitMs`.
  */
 export class ModelRunner {
-  readonly stats: RunnerStats = { batches: 0, rows: 0, modelMs: 0 };
+  readonly stats: RunnerStats = { batches: 0, rows: 0, modelMs: 0, packMs: 0 };
   private readonly queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
+  /** The wait for the oldest queued request is over: send what is queued. */
+  private waitedOut = false;
   private nextId = 0;
   private readonly inflight = new Map<number, { resolve: (r: { outputs: OutputMap; ms: number }) => void; reject: (e: Error) => void }>();
 
@@ -132,9 +140,16 @@ export class ModelRunner {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.clearTimer();
     this.failAll(new Error('model runner closed'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = undefined;
   }
 
   private queuedRows(): number {
@@ -147,15 +162,19 @@ export class ModelRunner {
       const oldest = this.queue[0];
       if (slot === undefined || oldest === undefined) return;
       const waited = performance.now() - oldest.at;
-      if (this.queuedRows() < this.maxBatch && waited < this.maxWaitMs) {
+      if (this.queuedRows() < this.maxBatch && !this.waitedOut && (this.maxWaitMs === 0 || waited < this.maxWaitMs)) {
         if (this.timer === undefined) {
-          this.timer = setTimeout(() => {
+          const fire = () => {
             this.timer = undefined;
+            this.waitedOut = true;
             this.pump();
-          }, Math.max(0, this.maxWaitMs - waited));
+          };
+          this.timer = this.maxWaitMs === 0 ? setImmediate(fire) : setTimeout(fire, Math.max(0, this.maxWaitMs - waited));
         }
         return;
       }
+      this.waitedOut = false;
+      this.clearTimer();
       const batch: Pending[] = [oldest];
       let rows = oldest.rows.length;
       this.queue.shift();
@@ -171,8 +190,10 @@ export class ModelRunner {
     slot.busy = true;
     const rows = batch.flatMap((p) => p.rows);
     let inputs: Record<string, NamedTensor>;
+    const t0 = performance.now();
     try {
       inputs = pack(rows);
+      this.stats.packMs += performance.now() - t0;
     } catch (e) {
       slot.busy = false;
       for (const p of batch) p.reject(e as Error);
@@ -188,7 +209,9 @@ export class ModelRunner {
         this.stats.modelMs += r.ms;
         let outs: StateOutputs[];
         try {
+          const t1 = performance.now();
           outs = unpack(r.outputs, rows);
+          this.stats.packMs += performance.now() - t1;
         } catch (e) {
           for (const p of batch) p.reject(e as Error);
           this.pump();
