@@ -8,5 +8,22 @@ export const workerEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The Temporal SDK's own log level (worker state changes, workflow bundling). */
   SDK_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  /** Data dir of the embedded stack; local checkpoints live in `<dir>/checkpoints`. */
+  ONEFLOW_DATA_DIR: z.string().min(1).default('.oneflow'),
+  /** Comma-separated model directories (config.json + ONNX); default: every `models/*` that has a config.json. */
+  ONEFLOW_MODELS: z.string().optional(),
+  /** S3-compatible checkpoint store instead of the local directory (credentials from the AWS environment). */
+  ONEFLOW_S3_BUCKET: z.string().min(1).optional(),
+  ONEFLOW_S3_PREFIX: z.string().default('checkpoints/'),
+  ONEFLOW_S3_ENDPOINT: z.string().url().optional(),
+  ONEFLOW_S3_REGION: z.string().default('us-east-1'),
+  /** Model worker threads (each holds a session) and rows per forward pass. */
+  MODEL_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+  MODEL_MAX_BATCH: z.coerce.number().int().min(1).max(1024).default(16),
+  /** Concurrent `advance` activities; default: enough to fill the micro-batches. */
+  ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1024).optional(),
+  /** Prometheus metrics on http://127.0.0.1:<port>/metrics; 0 = an OS-chosen port. Unset = off. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().default('127.0.0.1'),
 });
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

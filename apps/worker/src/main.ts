@@ -1,17 +1,80 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
-import { workerEnvSchema } from './env.js';
+import { LocalBlobStore, S3BlobStore, type BlobStore } from '@oneflow/store';
+import { workerEnvSchema, type WorkerEnv } from './env.js';
+import { WorkerMetrics } from './metrics.js';
+import { checkpointIdOf, loadModels, SamplerEngine } from './sampler-engine.js';
 import { installSdkLogger } from './sdk-logger.js';
 import { createWorkers } from './worker.js';
 
-const env = workerEnvSchema.parse(process.env);
+const parsed = workerEnvSchema.safeParse(process.env);
+if (!parsed.success) {
+  console.error(`oneflow-worker: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  process.exit(2);
+}
+const env = parsed.data;
 const logger = pino({ name: 'oneflow-worker', level: env.LOG_LEVEL });
 installSdkLogger(logger, env.SDK_LOG_LEVEL);
 
+function modelDirs(e: WorkerEnv): string[] {
+  if (e.ONEFLOW_MODELS) return e.ONEFLOW_MODELS.split(',').map((d) => path.resolve(d.trim())).filter(Boolean);
+  const root = path.resolve('models');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((name) => path.join(root, name))
+    .filter((dir) => existsSync(path.join(dir, 'config.json')));
+}
+
+function checkpointStore(e: WorkerEnv): BlobStore {
+  if (e.ONEFLOW_S3_BUCKET) {
+    return new S3BlobStore({
+      bucket: e.ONEFLOW_S3_BUCKET,
+      prefix: e.ONEFLOW_S3_PREFIX,
+      idOf: checkpointIdOf,
+      client: { region: e.ONEFLOW_S3_REGION, ...(e.ONEFLOW_S3_ENDPOINT ? { endpoint: e.ONEFLOW_S3_ENDPOINT, forcePathStyle: true } : {}) },
+    });
+  }
+  return new LocalBlobStore(path.resolve(e.ONEFLOW_DATA_DIR, 'checkpoints'), { idOf: checkpointIdOf });
+}
+
+const metrics = new WorkerMetrics();
+const dirs = modelDirs(env);
+// Each model is loaded once per process: its sessions live in the runner's worker threads.
+const models = await loadModels(dirs, { threads: env.MODEL_THREADS, maxBatch: env.MODEL_MAX_BATCH });
+for (const [name, m] of models) metrics.watchRunner(name, m.runner);
+const store = checkpointStore(env);
+const engine = models.size > 0 ? new SamplerEngine(models, store) : undefined;
+if (!engine) logger.warn({ dirs }, 'no model found: this worker serves the smoke workflow only');
+// Enough concurrent steps to fill the micro-batches (a guided step sends two rows).
+const slots = env.ACTIVITY_SLOTS ?? Math.max(1, Math.floor((env.MODEL_THREADS * env.MODEL_MAX_BATCH) / 2));
+
+const metricsServer = env.METRICS_PORT !== undefined ? await metrics.serve(env.METRICS_PORT, env.METRICS_HOST) : undefined;
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-const workers = await createWorkers({ connection, namespace: env.TEMPORAL_NAMESPACE, logger });
-logger.info({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE }, 'worker ready');
-// Temporal's runtime turns SIGINT/SIGTERM into a graceful shutdown of both workers.
+const workers = await createWorkers({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  logger,
+  metrics,
+  maxConcurrentActivities: slots,
+  ...(engine ? { engine } : {}),
+});
+logger.info(
+  {
+    address: env.TEMPORAL_ADDRESS,
+    namespace: env.TEMPORAL_NAMESPACE,
+    models: [...models.keys()],
+    store: store.location,
+    activitySlots: slots,
+    metrics: metricsServer?.url ?? null,
+  },
+  'worker ready',
+);
+// Temporal's runtime turns SIGINT/SIGTERM into a graceful shutdown: activities in flight are
+// cancelled, stop between steps, and are retried from their last heartbeat elsewhere.
 await workers.run();
 await connection.close();
+for (const m of models.values()) await m.runner.close();
+await metricsServer?.close();
 logger.info('worker stopped');

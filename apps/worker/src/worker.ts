@@ -4,6 +4,7 @@ import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '@oneflow/contracts';
 import type { Logger } from 'pino';
 import { createActivities } from './activities/index.js';
 import type { GenerationEngine } from './engine.js';
+import type { WorkerMetrics } from './metrics.js';
 
 const require = createRequire(import.meta.url);
 /** Entry of the workflow bundle; Temporal bundles it into its deterministic sandbox. */
@@ -25,10 +26,15 @@ export async function createWorkers(options: {
   namespace: string;
   logger: Logger;
   engine?: GenerationEngine;
+  metrics?: WorkerMetrics;
   /** Concurrent `advance` activities on this worker (model steps in flight). */
   maxConcurrentActivities?: number;
 }): Promise<WorkerSet> {
-  const activities = createActivities({ logger: options.logger, ...(options.engine ? { engine: options.engine } : {}) });
+  const activities = createActivities({
+    logger: options.logger,
+    ...(options.engine ? { engine: options.metrics ? options.metrics.instrument(options.engine) : options.engine } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
   const [cpu, gpu] = await Promise.all([
     Worker.create({
       connection: options.connection,

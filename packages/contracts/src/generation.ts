@@ -66,6 +66,8 @@ export interface GenerationWorkflowInput {
   stepsPerActivity: number;
   tenant?: string;
   batchId?: string;
+  /** A worker that stops heartbeating for this long is presumed dead and its step loop moves on (default 20). */
+  heartbeatTimeoutSeconds?: number;
   /** Forces continue-as-new after this many activities (tests); otherwise Temporal's suggestion decides. */
   continueAsNewEvery?: number;
   /** Carried across continue-as-new. */
@@ -114,3 +116,17 @@ export const statusQueryName = 'status';
 
 /** Failure types of permanent faults: the workflows' retry policies never retry them. */
 export const NON_RETRYABLE_FAILURES = ['BadRequest', 'CheckpointNotFound', 'CorruptCheckpoint'] as const;
+
+/** A new generation as clients ask for it; unset sampler settings take the model's defaults. */
+export const generationRequestSchema = z
+  .object({
+    model: z.string().min(1).max(100),
+    /** Words of the model's vocabulary; each `<image>` takes the next input image. */
+    prompt: z.string().max(2000),
+    /** Input images as base64-encoded PNG (the model's latent size, e.g. 28×28 grey). */
+    images: z.array(z.string().min(1).max(400_000)).max(8).default([]),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  })
+  .extend(samplerOverridesSchema.omit({ seed: true }).shape)
+  .strict();
+export type GenerationRequest = z.input<typeof generationRequestSchema>;

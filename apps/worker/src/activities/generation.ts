@@ -26,7 +26,7 @@ interface HeartbeatDetails {
   checkpointId: string;
 }
 
-export function createGenerationActivities({ engine, logger }: ActivityDeps & { engine: GenerationEngine }) {
+export function createGenerationActivities({ engine, logger, metrics }: ActivityDeps & { engine: GenerationEngine }) {
   return {
     /** The generation's root checkpoint: new, or derived from an earlier checkpoint (branch/refine). */
     async startGeneration(root: GenerationRoot): Promise<CheckpointSummary> {
@@ -49,6 +49,7 @@ export function createGenerationActivities({ engine, logger }: ActivityDeps & { 
     async advance(input: AdvanceInput): Promise<AdvanceResult> {
       const ctx = Context.current();
       const t0 = Date.now();
+      metrics?.queueWaitSeconds.observe(Math.max(0, t0 - ctx.info.currentAttemptScheduledTimestampMs) / 1000);
       try {
         const start = await engine.describe(input.checkpointId);
         const target = start.step + input.maxSteps;

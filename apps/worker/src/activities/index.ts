@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { GenerationEngine } from '../engine.js';
+import type { WorkerMetrics } from '../metrics.js';
 import { createGenerationActivities } from './generation.js';
 import { createSmokeActivities } from './smoke.js';
 
@@ -8,6 +9,7 @@ export interface ActivityDeps {
   logger: Logger;
   /** The model side; a worker without one serves only the smoke activity. */
   engine?: GenerationEngine;
+  metrics?: WorkerMetrics;
 }
 
 /** Built once per worker process; tests inject their own implementations of our interfaces here. */

@@ -35,15 +35,17 @@ const { startGeneration } = proxyActivities<Activities>({
   retry,
 });
 
-const { advance } = proxyActivities<Activities>({
-  taskQueue: GPU_TASK_QUEUE,
-  startToCloseTimeout: '30 minutes',
-  // A dead worker is noticed within this time and the step loop resumes elsewhere.
-  heartbeatTimeout: '20 seconds',
-  // Let the activity stop between steps and hand back its newest checkpoint.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
-});
+/** The `advance` activity; its heartbeat timeout bounds how long a dead worker goes unnoticed. */
+function advanceActivity(heartbeatTimeoutSeconds: number) {
+  return proxyActivities<Activities>({
+    taskQueue: GPU_TASK_QUEUE,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
+    // Let the activity stop between steps and hand back its newest checkpoint.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  }).advance;
+}
 
 /**
  * A generation: `advance` activities on the GPU queue until the sampler's stop rule holds. The
@@ -93,6 +95,7 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
   };
   publish();
 
+  const advance = advanceActivity(input.heartbeatTimeoutSeconds ?? 20);
   let current: CheckpointSummary;
   try {
     if (head === null) {

@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationStatus, type GenerationWorkflowInput } from '@oneflow/contracts';
+import { REPO_ROOT } from '@oneflow/devstack';
+import { decodeCheckpoint, encodeCheckpoint, initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
+
+// Real worker processes (the README's worker entry point) on the real dev server, with a real
+// ONNX model through onnxruntime-node: a small randomly-initialised model exported by training/.
+const NAMESPACE = 'test-worker-process';
+const MODEL_DIR = path.join(REPO_ROOT, 'packages', 'sampler', 'fixtures', 'tiny-model');
+const dataDir = mkdtempSync(path.join(tmpdir(), 'oneflow-worker-process-'));
+const request: GenerationRequest = { model: 'tiny-model', prompt: 'draw a seven', seed: 1234, steps: 24, guidance: 2, temperature: 0.7 };
+
+let connection: Connection;
+let client: Client;
+const children = new Set<ChildProcess>();
+
+/** Starts `apps/worker/src/main.ts` as its own process; resolves once it logged "worker ready". */
+async function startWorker(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_NAMESPACE: NAMESPACE,
+      ONEFLOW_DATA_DIR: dataDir,
+      ONEFLOW_MODELS: MODEL_DIR,
+      SDK_LOG_LEVEL: 'ERROR',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const onLine = (line: string) => {
+      log += `${line}\n`;
+      if (line.includes('"worker ready"')) resolve();
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}) before it was ready:\n${log}`)));
+  });
+  return child;
+}
+
+async function kill9(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** The final state's encoding without its parent link: equal bytes ⇔ bit-identical generations. */
+function finalStateId(checkpointId: string): string {
+  const file = path.join(dataDir, 'checkpoints', checkpointId.slice(0, 2), checkpointId);
+  const { state } = decodeCheckpoint(readFileSync(file), checkpointId);
+  return encodeCheckpoint({ state, parent: null }).id;
+}
+
+let reference: { stateId: string; text: string; steps: number };
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  client = new Client({ connection, namespace: NAMESPACE });
+  // The in-process reference (what `oneflow generate` runs): same model, prompt, seed.
+  const model = await loadModelConfig(MODEL_DIR);
+  const runner = await ModelRunner.start(model);
+  try {
+    const tokenizer = Tokenizer.fromConfig(model.config);
+    const params = { ...model.defaults, steps: 24, guidance: 2, temperature: 0.7 };
+    const { state } = await runGeneration(runner, initState(tokenizer.prompt('draw a seven'), params, model.spec, 1234));
+    reference = {
+      stateId: encodeCheckpoint({ state, parent: null }).id,
+      text: tokenizer.decode(state.tokens.slice(state.promptLen)),
+      steps: state.step,
+    };
+  } finally {
+    await runner.close();
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await connection.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function startGeneration() {
+  const generationId = `gen-${randomUUID()}`;
+  return client.workflow.start(WORKFLOWS.generation, {
+    taskQueue: CPU_TASK_QUEUE,
+    workflowId: generationId,
+    args: [
+      {
+        generationId,
+        root: { kind: 'new', request },
+        stepsPerActivity: 2,
+        heartbeatTimeoutSeconds: 3,
+      } satisfies GenerationWorkflowInput,
+    ],
+  });
+}
+
+describe('worker process', () => {
+  it('runs a generation to the same final state as the in-process loop with the same seed', async () => {
+    const worker = await startWorker();
+    try {
+      const result = (await (await startGeneration()).result()) as GenerationResult;
+      expect(result.final.done).toBe(true);
+      expect(result.final.step).toBe(reference.steps);
+      expect(result.final.text).toBe(reference.text);
+      expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
+    } finally {
+      await kill9(worker);
+    }
+  }, 120_000);
+
+  it('survives kill -9 of the worker at random steps: a new worker finishes it, byte-identical', async () => {
+    const killAt = [1 + Math.floor(Math.random() * 6), 8 + Math.floor(Math.random() * 6), 15 + Math.floor(Math.random() * 6)];
+    console.log(`crash test: killing the worker at steps ${killAt.join(', ')}`);
+    let worker = await startWorker();
+    const handle = await startGeneration();
+    for (const step of killAt) {
+      const deadline = Date.now() + 60_000;
+      while ((await handle.query<GenerationStatus>('status')).step < step) {
+        if (Date.now() > deadline) throw new Error(`generation did not reach step ${step}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await kill9(worker);
+      worker = await startWorker();
+    }
+    const result = (await handle.result()) as GenerationResult;
+    await kill9(worker);
+    expect(result.final.step).toBe(reference.steps);
+    expect(result.final.text).toBe(reference.text);
+    expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
+  }, 240_000);
+});
