@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationStatus, type GenerationWorkflowInput } from '@oneflow/contracts';
-import { REPO_ROOT } from '@oneflow/devstack';
+import { freePort, REPO_ROOT, startTemporalDev, stopTemporalDev } from '@oneflow/devstack';
 import { decodeCheckpoint, encodeCheckpoint, initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
 
 // Real worker processes (the README's worker entry point) on the real dev server, with a real
@@ -22,13 +22,13 @@ let client: Client;
 const children = new Set<ChildProcess>();
 
 /** Starts `apps/worker/src/main.ts` as its own process; resolves once it logged "worker ready". */
-async function startWorker(): Promise<ChildProcess> {
+async function startWorker(address: string = inject('temporalAddress'), namespace = NAMESPACE): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_NAMESPACE: NAMESPACE,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
       ONEFLOW_DATA_DIR: dataDir,
       ONEFLOW_MODELS: MODEL_DIR,
       SDK_LOG_LEVEL: 'ERROR',
@@ -91,9 +91,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startGeneration() {
+function startGeneration(on: Client = client) {
   const generationId = `gen-${randomUUID()}`;
-  return client.workflow.start(WORKFLOWS.generation, {
+  return on.workflow.start(WORKFLOWS.generation, {
     taskQueue: CPU_TASK_QUEUE,
     workflowId: generationId,
     args: [
@@ -141,4 +141,28 @@ describe('worker process', () => {
     expect(result.final.text).toBe(reference.text);
     expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
   }, 240_000);
+
+  it('survives a restart of the Temporal server mid-generation (SQLite store kept)', async () => {
+    const serverDir = mkdtempSync(path.join(tmpdir(), 'oneflow-restart-'));
+    const port = await freePort();
+    const server = await startTemporalDev({ dataDir: serverDir, port, uiPort: null });
+    const conn = await Connection.connect({ address: server.address });
+    const worker = await startWorker(server.address, 'default');
+    try {
+      const own = new Client({ connection: conn });
+      const handle = await startGeneration(own);
+      while ((await handle.query<GenerationStatus>('status')).step < 6) await new Promise((r) => setTimeout(r, 25));
+      await stopTemporalDev(serverDir);
+      await new Promise((r) => setTimeout(r, 1000));
+      await startTemporalDev({ dataDir: serverDir, port, uiPort: null });
+      const result = (await handle.result()) as GenerationResult;
+      expect(result.final.step).toBe(reference.steps);
+      expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
+    } finally {
+      await kill9(worker);
+      await conn.close();
+      await stopTemporalDev(serverDir);
+      rmSync(serverDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
