@@ -21,8 +21,15 @@ OPSET = 17
 CONTRACT_VERSION = 1
 
 
+def torch_load(path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # torch < 1.13.1 has no weights_only
+        return torch.load(path, map_location="cpu")
+
+
 def load_model(ckpt: str, use_ema: bool = True) -> OneFlowNet:
-    st = torch.load(ckpt, map_location="cpu")
+    st = torch_load(ckpt)
     mc = dict(st["config"]["model"]); mc["chans"] = tuple(mc["chans"])
     model = OneFlowNet(ModelConfig(**mc))
     model.load_state_dict(st["ema" if use_ema else "model"])
@@ -98,7 +105,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    st = torch.load(a.ckpt, map_location="cpu")
+    st = torch_load(a.ckpt)
     model = load_model(a.ckpt)
     export_onnx(model, str(out / "model.onnx"))
     cfg = write_config(model, out, st["config"])

@@ -36,7 +36,7 @@ class ModelConfig:
 def time_embed(t: torch.Tensor, dim: int) -> torch.Tensor:
     """t [N] in [0,1] -> [N, dim] sinusoidal features."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=torch.float32) * (math.log(1000.0) / (half - 1)))
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=t.device) * (math.log(1000.0) / (half - 1)))
     a = t[:, None] * freqs[None, :]  # [N, half], frequencies 1..1000
     return torch.cat([torch.sin(a), torch.cos(a)], dim=-1)
 
@@ -91,6 +91,7 @@ class OneFlowNet(nn.Module):
         tdim = 64
         self.t_mlp = nn.Sequential(nn.Linear(tdim, 128), nn.SiLU(), nn.Linear(128, 128))
         self.t_tok = nn.Linear(128, d)
+        self.pool_proj = nn.Linear(d, d)
         # down: 28 -> (space-to-depth) 14 -> 7 -> 4
         self.inc = nn.Conv2d(4, c0, 3, padding=1)
         self.d0 = FiLMRes(c0, 128)  # 14x14
@@ -131,6 +132,11 @@ class OneFlowNet(nn.Module):
         marker_pos = self.pos(image_pos.reshape(B * M))  # [N, D] ties the image to its <image> token
         z = z + self.img_pos[None] + (self.t_tok(temb) + marker_pos + self.img_type)[:, None, :]
         h_img = z.reshape(B, M * 16, d)  # [B, M*16, D]
+        # the <image> marker token also gets a pooled summary of its image (a direct read path
+        # for captions / consistency); one-hot matmul keeps ONNX export simple
+        pooled = self.pool_proj(z.mean(1)).reshape(B, M, d) * image_mask[:, :, None].to(z.dtype)  # [B, M, D]
+        onehot = (image_pos[:, :, None] == pos_ids[None, None, :]).to(z.dtype)  # [B, M, L]
+        h_txt = h_txt + torch.matmul(onehot.transpose(1, 2), pooled)  # [B, L, D]
         # 3. shared transformer over [text ; image tokens]
         h = torch.cat([h_txt, h_img], dim=1)  # [B, L + 16M, D]
         img_keys = image_mask[:, :, None].expand(B, M, 16).reshape(B, M * 16)

@@ -290,14 +290,15 @@ class OrtRunner:
 
 
 class TorchRunner:
-    def __init__(self, model):
-        self.model = model.eval()
+    def __init__(self, model, device: str = "cpu"):
+        self.model = model.eval().to(device)
+        self.device = device
 
     def __call__(self, inp):
         import torch
         with torch.no_grad():
-            outs = self.model(*[torch.from_numpy(inp[k]) for k in INPUT_NAMES])
-        return {k: v.numpy() for k, v in zip(OUTPUT_NAMES, outs)}
+            outs = self.model(*[torch.from_numpy(inp[k]).to(self.device) for k in INPUT_NAMES])
+        return {k: v.float().cpu().numpy() for k, v in zip(OUTPUT_NAMES, outs)}
 
 
 def run_many(states: List[State], runner: Callable, prm: SamplerParams, draws: List[Draws],

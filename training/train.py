@@ -274,7 +274,8 @@ def train(cfg: TrainConfig, resume: bool = True) -> Path:
     step = 0
     ck = run / "ckpt.pt"
     if resume and ck.exists():
-        st = torch.load(ck, map_location=dev)
+        from training.export import torch_load
+        st = torch_load(ck)
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"]); step = st["step"]
     log = open(run / "train.log", "a")
