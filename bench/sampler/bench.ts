@@ -1,0 +1,133 @@
+/**
+ * Sampler benchmark (issue 4): per-step model time vs host (sampler) time, and throughput at
+ * 1/2/4/8/16 concurrent generations through the micro-batcher. Writes bench/results/sampler.json.
+ *
+ *   node --import tsx bench/sampler/bench.ts [--model DIR] [--steps N] [--threads N] [--intra N] [--out FILE]
+ *
+ * Defaults: models/oneflow-toy-v1 if it exists, else the tiny test model (say which in the JSON).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  ModelRunner,
+  type SamplerState,
+  Tokenizer,
+  initState,
+  isDone,
+  loadModelConfig,
+  loadOnnxModel,
+  pack,
+  runGeneration,
+  step,
+  unconditional,
+  unpack,
+} from '../../packages/sampler/src/index.js'; // bench/ is not a workspace package (yet): see docs/decisions-sampler.md
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    steps: { type: 'string', default: '16' },
+    threads: { type: 'string', default: '1' },
+    intra: { type: 'string', default: '1' },
+    out: { type: 'string', default: join(REPO, 'bench/results/sampler.json') },
+  },
+});
+const modelDir = resolve(values.model ?? (existsSync(join(REPO, 'models/oneflow-toy-v1/config.json')) ? join(REPO, 'models/oneflow-toy-v1') : join(REPO, 'packages/sampler/fixtures/tiny-model')));
+const steps = Number(values.steps);
+const threads = Number(values.threads);
+const intra = Number(values.intra);
+
+const model = await loadModelConfig(modelDir);
+const tok = Tokenizer.fromConfig(model.config);
+const PROMPTS = ['count from two to five', 'draw a seven', 'show me a sneaker', 'what is this ?', 'pack a bag and a coat', 'two plus three', 'draw any digit and name it', 'sketch the number four'];
+const params = { ...model.defaults, steps };
+const fresh = (k: number): SamplerState => initState(tok.prompt(PROMPTS[k % PROMPTS.length]!, PROMPTS[k % PROMPTS.length]!.startsWith('what') ? [new Float32Array(784)] : []), params, model.spec, k);
+
+// 1. per-step model vs host time at typical lengths, in-process on one session (no thread hops):
+//    states from a real trajectory; model = session.run; host = pack + unpack + step.
+async function perStep() {
+  const onnx = await loadOnnxModel(model.onnxPath, { intraOpThreads: intra });
+  const rows: { tokens: number; images: number; modelMs: number; hostMs: number }[] = [];
+  let s = fresh(0);
+  for (let k = 0; k < 3; k++) await onnx.run(pack([s, unconditional(s)])); // warm-up
+  while (!isDone(s)) {
+    const reps = 5;
+    let modelMs = 0;
+    let hostMs = 0;
+    let next = s;
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const batch = [s, unconditional(s)];
+      const inputs = pack(batch);
+      const t1 = performance.now();
+      const out = await onnx.run(inputs);
+      const t2 = performance.now();
+      const [cond, uncond] = unpack(out, batch);
+      next = step(s, { cond: cond!, uncond: uncond! });
+      const t3 = performance.now();
+      modelMs += t2 - t1;
+      hostMs += t1 - t0 + (t3 - t2);
+    }
+    rows.push({ tokens: s.tokens.length, images: s.images.length, modelMs: modelMs / reps, hostMs: hostMs / reps });
+    s = next;
+  }
+  await onnx.release();
+  const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
+  return { steps: rows.length, finalTokens: s.tokens.length, finalImages: s.images.length, modelMsPerStep: sum((r) => r.modelMs) / rows.length, hostMsPerStep: sum((r) => r.hostMs) / rows.length, hostShare: sum((r) => r.hostMs) / sum((r) => r.modelMs), perStep: rows };
+}
+
+// 2. throughput through the worker-thread runner and its micro-batcher
+async function throughput() {
+  const runner = await ModelRunner.start(model, { threads, intraOpThreads: intra, maxBatch: 32 });
+  await runGeneration(runner, fresh(0), { maxSteps: 3 }); // warm-up
+  const results = [];
+  for (const n of [1, 2, 4, 8, 16]) {
+    const before = { ...runner.stats };
+    const t0 = performance.now();
+    const gens = await Promise.all(Array.from({ length: n }, (_, k) => runGeneration(runner, fresh(k))));
+    const wallMs = performance.now() - t0;
+    const totalSteps = gens.reduce((a, g) => a + g.timings.steps, 0);
+    const batches = runner.stats.batches - before.batches;
+    results.push({
+      concurrent: n,
+      wallMs,
+      stepsPerSec: (totalSteps / wallMs) * 1000,
+      generationsPerSec: (n / wallMs) * 1000,
+      meanRowsPerBatch: (runner.stats.rows - before.rows) / batches,
+      sessionMsPerBatch: (runner.stats.modelMs - before.modelMs) / batches,
+      hostMsPerStep: gens.reduce((a, g) => a + g.timings.hostMs, 0) / totalSteps,
+    });
+    console.log(`concurrent ${String(n).padStart(2)}: ${results.at(-1)!.stepsPerSec.toFixed(1)} steps/s, ${results.at(-1)!.meanRowsPerBatch.toFixed(1)} rows/batch`);
+  }
+  await runner.close();
+  const one = results[0]!.stepsPerSec;
+  return results.map((r) => ({ ...r, speedup: r.stepsPerSec / one }));
+}
+
+const t0 = performance.now();
+const ps = await perStep();
+console.log(`per step: model ${ps.modelMsPerStep.toFixed(2)} ms, host ${ps.hostMsPerStep.toFixed(3)} ms (${(100 * ps.hostShare).toFixed(1)}% of model)`);
+const tp = await throughput();
+const result = {
+  command: `node --import tsx bench/sampler/bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
+  when: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: (await import('node:os')).loadavg() },
+  model: { dir: modelDir, name: model.spec.name, sha256: model.spec.sha256 },
+  config: { steps, guidance: params.guidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32 },
+  perStep: ps,
+  throughput: tp,
+  targets: {
+    hostShareAtMost5pct: ps.hostShare <= 0.05,
+    speedupAt8AtLeast3x: (tp.find((r) => r.concurrent === 8)?.speedup ?? 0) >= 3,
+  },
+  seconds: (performance.now() - t0) / 1000,
+};
+await mkdir(dirname(values.out), { recursive: true });
+await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
+console.log(`speedup at 8: ${tp.find((r) => r.concurrent === 8)?.speedup.toFixed(2)}× → ${values.out}`);
