@@ -1,0 +1,44 @@
+"""Toy world: deterministic from the seed, vocabulary layout, every task fits the model's limits."""
+import numpy as np
+
+from training.data import (BOS, IMAGE, PAD, SEP, STOI, TASKS, VOCAB, DocSampler, Img, doc_to_ids, load_images)
+from training.train import Stream, TrainConfig
+
+
+def test_specials_have_fixed_ids():
+    assert [STOI[PAD], STOI[BOS], STOI[SEP], STOI[IMAGE]] == [0, 1, 2, 3]
+    assert len(VOCAB) == len(set(VOCAB))
+
+
+def test_split_is_disjoint_and_deterministic():
+    b = load_images(0)
+    assert len(b.train_x) == 28500 and len(b.test_x) == 11500
+    assert set(np.unique(b.train_y)) == set(range(20)) == set(np.unique(b.test_y))
+    # held-out digits never appear in train (compare raw bytes of the digit images)
+    tr = {x.tobytes() for x in b.train_x[b.train_y < 10]}
+    assert not any(x.tobytes() in tr for x in b.test_x[b.test_y < 10][:300])
+
+
+def test_stream_is_a_function_of_seed_and_step():
+    cfg = TrainConfig.from_json(None, batch_size=8)
+    s1, s2 = Stream(cfg, DocSampler(load_images(0))), Stream(cfg, DocSampler(load_images(0)))
+    a, b = s1.batch(13), s2.batch(13)
+    for k in a:
+        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+
+
+def test_every_task_fits_limits():
+    ds = DocSampler(load_images(0))
+    rng = np.random.default_rng(0)
+    mix = [1.0] * len(TASKS)
+    for _ in range(400):
+        p, t, meta = ds.sample(rng, mix)
+        ids, imgs, plen = doc_to_ids(p, t)
+        assert len(ids) <= 40 and sum(i is not None for i in imgs) <= 6
+        assert ids[plen - 1] == STOI[SEP]
+    p, t, _ = ds.count(rng, start=2, n=4)
+    assert [x if isinstance(x, str) else "<image>" for x in t] == \
+        ["two", "<image>", "three", "<image>", "four", "<image>", "five", "<image>"]
+    assert [x.cls for x in t if isinstance(x, Img)] == [2, 3, 4, 5]
+    p, t, _ = ds.arith(rng, a=3, b=4, op="plus")
+    assert p == ["three", "plus", "four"] and t[0] == "seven" and t[1].cls == 7
