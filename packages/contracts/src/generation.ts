@@ -33,10 +33,18 @@ export const generationRootSchema = z.discriminatedUnion('kind', [
   }),
   z.object({
     kind: z.literal('checkpoint'),
+    /** A checkpoint id; with `atStep`, the head of a generation whose step-`atStep` ancestor to start from. */
     checkpointId: checkpointIdSchema,
+    atStep: z.number().int().min(0).max(100_000).optional(),
     overrides: samplerOverridesSchema.optional(),
     refine: refineOpSchema.optional(),
     /** Lineage: which generation the checkpoint came from. */
+    parentGenerationId: z.string().max(200).optional(),
+  }),
+  /** Continue exactly where a canceled or failed run stopped (no new root checkpoint). */
+  z.object({
+    kind: z.literal('resume'),
+    checkpointId: checkpointIdSchema,
     parentGenerationId: z.string().max(200).optional(),
   }),
 ]);
@@ -130,3 +138,32 @@ export const generationRequestSchema = z
   .extend(samplerOverridesSchema.omit({ seed: true }).shape)
   .strict();
 export type GenerationRequest = z.input<typeof generationRequestSchema>;
+
+export interface BatchWorkflowInput {
+  batchId: string;
+  items: { generationId: string; root: GenerationRoot }[];
+  /** Generations running at once. */
+  concurrency: number;
+  stepsPerActivity: number;
+  tenant?: string;
+  heartbeatTimeoutSeconds?: number;
+}
+
+export interface BatchItemStatus {
+  generationId: string;
+  state: GenerationState;
+  final: CheckpointSummary | null;
+  error: string | null;
+}
+
+export type BatchState = 'running' | 'succeeded' | 'partial' | 'failed' | 'canceled';
+
+export interface BatchStatus {
+  batchId: string;
+  state: BatchState;
+  items: BatchItemStatus[];
+  counts: Record<GenerationState, number>;
+}
+
+/** Most items one batch workflow runs (its history holds one child per item). */
+export const MAX_BATCH_ITEMS = 500;

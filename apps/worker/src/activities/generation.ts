@@ -21,6 +21,22 @@ function describeCancel(details: ActivityCancellationDetails | undefined): strin
   return reasons.length > 0 ? reasons.join(', ') : 'cancelled';
 }
 
+/**
+ * The checkpoint at `step` on the chain that ends at `headId` (following parent links, so the
+ * nearest one wins when a refinement made two checkpoints of the same step).
+ */
+async function ancestorAt(engine: GenerationEngine, headId: string, step: number): Promise<CheckpointSummary> {
+  let node = await engine.describe(headId);
+  while (node.step > step) {
+    if (node.parentId === null) break;
+    node = await engine.describe(node.parentId);
+  }
+  if (node.step !== step) {
+    throw new EngineInputError(`no checkpoint at step ${step} before ${headId} (its chain reaches step ${node.step})`);
+  }
+  return node;
+}
+
 interface HeartbeatDetails {
   step: number;
   checkpointId: string;
@@ -32,7 +48,9 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
     async startGeneration(root: GenerationRoot): Promise<CheckpointSummary> {
       try {
         if (root.kind === 'new') return await engine.create(root.request);
-        return await engine.derive(root.checkpointId, {
+        if (root.kind === 'resume') return await engine.describe(root.checkpointId);
+        const from = root.atStep === undefined ? root.checkpointId : (await ancestorAt(engine, root.checkpointId, root.atStep)).checkpointId;
+        return await engine.derive(from, {
           ...(root.overrides ? { overrides: root.overrides } : {}),
           ...(root.refine ? { refine: root.refine } : {}),
         });

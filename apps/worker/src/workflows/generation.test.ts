@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CPU_TASK_QUEUE,
   WORKFLOWS,
+  type BatchStatus,
+  type BatchWorkflowInput,
   type GenerationResult,
   type GenerationStatus,
   type GenerationWorkflowInput,
@@ -137,19 +139,114 @@ describe('generation workflow', () => {
     }
   });
 
-  it('branches from a checkpoint: unchanged parameters reproduce the parent, a new seed diverges', async () => {
+  it('branches from any step: unchanged parameters reproduce the parent, a new seed diverges', async () => {
     const parent = (await (await start({ root: { kind: 'new', request: { total: 8, seed: 2 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
-    const chain = await engine.ancestry(parent.final.checkpointId);
-    const atStep3 = chainIdAt(chain, parent.final.checkpointId, 3);
-    const same = (await (
-      await start({ root: { kind: 'checkpoint', checkpointId: await atStep3, parentGenerationId: parent.generationId }, stepsPerActivity: 4 })
-    ).result()) as GenerationResult;
+    const fromStep3 = { kind: 'checkpoint', checkpointId: parent.final.checkpointId, atStep: 3, parentGenerationId: parent.generationId } as const;
+    const sameHandle = await start({ root: fromStep3, stepsPerActivity: 4 });
+    const same = (await sameHandle.result()) as GenerationResult;
     expect(same.final.text).toBe(parent.final.text);
-    const other = (await (
-      await start({ root: { kind: 'checkpoint', checkpointId: await atStep3, overrides: { seed: 99 } }, stepsPerActivity: 4 })
-    ).result()) as GenerationResult;
+    expect((await engine.describe(same.rootCheckpointId)).step).toBe(3);
+    const other = (await (await start({ root: { ...fromStep3, overrides: { seed: 99 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
     expect(other.final.text.split(' ').slice(0, 3)).toEqual(parent.final.text.split(' ').slice(0, 3));
     expect(other.final.text).not.toBe(parent.final.text);
+    // lineage is recorded and listable
+    expect((await status(sameHandle)).parentGenerationId).toBe(parent.generationId);
+    const children: string[] = [];
+    await until('visibility', async () => {
+      children.length = 0;
+      for await (const wf of client.workflow.list({ query: `OneflowParentId = '${parent.generationId}'` })) children.push(wf.workflowId);
+      return children.length === 2;
+    });
+    expect(children).toContain(sameHandle.workflowId);
+  });
+
+  it('refuses a step the chain does not have', async () => {
+    const parent = (await (await start({ root: { kind: 'new', request: { total: 3, seed: 2 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
+    const handle = await start({ root: { kind: 'checkpoint', checkpointId: parent.final.checkpointId, atStep: 9 }, stepsPerActivity: 4 });
+    const error: unknown = await handle.result().catch((e: unknown) => e);
+    expect(((error as WorkflowFailedError).cause?.cause as ApplicationFailure).type).toBe('BadRequest');
+  });
+
+  it('resumes a canceled generation from its newest checkpoint to the uninterrupted output', async () => {
+    engine.stepDelayMs = 100;
+    let handle: WorkflowHandle;
+    try {
+      handle = await start({ root: { kind: 'new', request: { total: 12, seed: 8 } }, stepsPerActivity: 2 });
+      await until('step 4', async () => (await status(handle)).step >= 4);
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+    } finally {
+      engine.stepDelayMs = 0;
+    }
+    const canceled = await status(handle);
+    expect(canceled.state).toBe('canceled');
+    // a new run of the same generation id, rooted at the kept checkpoint
+    const resumed = await client.workflow.start(WORKFLOWS.generation, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: handle.workflowId,
+      args: [
+        {
+          generationId: handle.workflowId,
+          root: { kind: 'resume', checkpointId: canceled.headCheckpointId ?? '' },
+          stepsPerActivity: 2,
+        } satisfies GenerationWorkflowInput,
+      ],
+    });
+    const result = (await resumed.result()) as GenerationResult;
+    expect(result.rootCheckpointId).toBe(canceled.headCheckpointId);
+    expect(result.final.text).toBe(await direct(12, 8));
+  });
+
+  it('runs a batch with bounded concurrency; items fail independently', async () => {
+    const batchId = `batch-${randomUUID()}`;
+    const seeds = [1, 2, 3, 4];
+    const items = [
+      ...seeds.map((seed) => ({ generationId: `${batchId}-${seed}`, root: { kind: 'new' as const, request: { total: 4, seed } } })),
+      { generationId: `${batchId}-bad`, root: { kind: 'new' as const, request: { total: 0 } } },
+    ];
+    const handle = await client.workflow.start(WORKFLOWS.batch, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: batchId,
+      args: [{ batchId, items, concurrency: 2, stepsPerActivity: 2 } satisfies BatchWorkflowInput],
+    });
+    const result = (await handle.result()) as BatchStatus;
+    expect(result.state).toBe('partial');
+    expect(result.counts).toMatchObject({ succeeded: 4, failed: 1, queued: 0, running: 0 });
+    for (const [i, seed] of seeds.entries()) expect(result.items[i]?.final?.text).toBe(await direct(4, seed));
+    expect(result.items[4]?.error).toMatch(/total/);
+    // the children carry the batch id and can be listed by it
+    const listed: string[] = [];
+    await until('visibility', async () => {
+      listed.length = 0;
+      for await (const wf of client.workflow.list({ query: `OneflowBatchId = '${batchId}' AND WorkflowType = 'generation'` })) listed.push(wf.workflowId);
+      return listed.length === 5;
+    });
+    expect(listed.sort()).toEqual(items.map((it) => it.generationId).sort());
+  });
+
+  it('cancels a batch: running children are canceled, queued ones never start', async () => {
+    engine.stepDelayMs = 100;
+    try {
+      const batchId = `batch-${randomUUID()}`;
+      const items = [1, 2, 3, 4].map((seed) => ({ generationId: `${batchId}-${seed}`, root: { kind: 'new' as const, request: { total: 50, seed } } }));
+      const handle = await client.workflow.start(WORKFLOWS.batch, {
+        taskQueue: CPU_TASK_QUEUE,
+        workflowId: batchId,
+        args: [{ batchId, items, concurrency: 2, stepsPerActivity: 2 } satisfies BatchWorkflowInput],
+      });
+      await until('two running', async () => (await handle.query<BatchStatus>('status')).counts.running === 2);
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+      const final = await handle.query<BatchStatus>('status');
+      expect(final.state).toBe('canceled');
+      expect(final.counts).toMatchObject({ canceled: 4, running: 0, queued: 0, succeeded: 0 });
+      const first = await client.workflow.getHandle(`${batchId}-1`).describe();
+      expect(first.status.name).toBe('CANCELLED');
+      await expect(client.workflow.getHandle(`${batchId}-4`).describe()).rejects.toThrow(/not found/i);
+    } finally {
+      engine.stepDelayMs = 0;
+    }
   });
 
   it('fails fast on a bad request (non-retryable), in a failed state', async () => {
@@ -164,13 +261,3 @@ describe('generation workflow', () => {
     expect(s.error).toMatch(/total/);
   });
 });
-
-/** The id of the checkpoint at `step` on the chain ending at `headId`. */
-async function chainIdAt(chain: { step: number; parent: string | null }[], headId: string, step: number): Promise<string> {
-  // chain[i].parent is the id of chain[i + 1]; the head's own id is headId
-  const ids = [headId, ...chain.map((c) => c.parent)];
-  const index = chain.findIndex((c) => c.step === step);
-  const id = ids[index];
-  if (!id) throw new Error(`no checkpoint at step ${step}`);
-  return id;
-}

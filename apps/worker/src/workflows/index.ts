@@ -1,2 +1,3 @@
 export { smoke } from './smoke.js';
 export { generation, statusQuery } from './generation.js';
+export { batch, batchStatusQuery } from './batch.js';
