@@ -278,7 +278,7 @@ def train(cfg: TrainConfig, resume: bool = True) -> Path:
         st = torch_load(ck)
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"]); step = st["step"]
-    log = open(run / "train.log", "a")
+    log = open(run / "train.log", "a" if step > 0 else "w")  # a fresh run starts a fresh log
 
     def logln(s):
         log.write(s + "\n"); log.flush()
