@@ -10,20 +10,32 @@ export const OUTPUT_NAMES = ['pi_logit', 'log_lambda', 'q_logprobs', 'velocity']
 export type BatchRow = Pick<SamplerState, 'tokens' | 'images' | 'spec'>;
 
 /**
- * States → model inputs, padded to the longest row:
+ * The padded shape a row is always run at, whatever else is in its batch: `L` rounded up to a
+ * multiple of `multiple`, `M = max(1, images)`. ONNX Runtime's results for a row depend on the
+ * padded shape but not on the other rows (checked in runner.test.ts; the one exception, a batch
+ * with a single image in it, is handled by the runner), so batching rows of one shape keeps every
+ * generation bit-identical to running it alone.
+ */
+export function canonicalShape(row: BatchRow, multiple: number): { length: number; images: number } {
+  return { length: Math.ceil(row.tokens.length / multiple) * multiple, images: Math.max(1, row.images.length) };
+}
+
+/**
+ * States → model inputs, padded to the longest row
+ * (or to `shape.length` / `shape.images` when given and larger)
  * - `tokens` int64 `[B, L]` (`<pad>` = 0 after the end), `token_mask` bool `[B, L]`;
  * - `images` float32 `[B, M, C, H, W]` (zeros past the row's images), `image_t` float32 `[B, M]`
  *   (1 for padding), `image_pos` int64 `[B, M]` (position of the row's j-th `<image>` token, 0 for
  *   padding), `image_mask` bool `[B, M]`; M ≥ 1 even when no row has an image.
  */
-export function pack(rows: readonly BatchRow[], pad = 0): Record<(typeof INPUT_NAMES)[number], NamedTensor> {
+export function pack(rows: readonly BatchRow[], shape: { length?: number; images?: number } = {}, pad = 0): Record<(typeof INPUT_NAMES)[number], NamedTensor> {
   const first = rows[0];
   if (first === undefined) throw new RangeError('pack needs at least one state');
   const [c, h, w] = first.spec.latentShape;
   const size = latentSize(first.spec);
   const B = rows.length;
-  const L = Math.max(...rows.map((r) => r.tokens.length));
-  const M = Math.max(1, ...rows.map((r) => r.images.length));
+  const L = Math.max(shape.length ?? 0, ...rows.map((r) => r.tokens.length));
+  const M = Math.max(1, shape.images ?? 0, ...rows.map((r) => r.images.length));
   const tokens = new BigInt64Array(B * L).fill(BigInt(pad));
   const tokenMask = new Uint8Array(B * L);
   const images = new Float32Array(B * M * size);

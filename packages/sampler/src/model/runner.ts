@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { type BatchRow, pack, unpack } from '../batch.js';
+import { type BatchRow, canonicalShape, pack, unpack } from '../batch.js';
 import type { LoadedModelConfig } from '../config.js';
 import { type SamplerState, unconditional } from '../state.js';
 import type { StateOutputs, StepOutputs } from '../step.js';
@@ -20,6 +20,8 @@ export interface RunnerOptions {
   maxWaitMs?: number;
   /** Default: config.json `execution_provider`, else `cpu`. */
   executionProvider?: ExecutionProvider;
+  /** Token axis padding: rows run at L rounded up to this multiple (default 8); see `canonicalShape`. */
+  padMultiple?: number;
 }
 
 export interface RunnerStats {
@@ -31,11 +33,25 @@ export interface RunnerStats {
   packMs: number;
 }
 
-interface Pending {
-  rows: readonly BatchRow[];
+/** A caller's request: its rows may run in different batches (their shapes differ). */
+interface Request {
+  readonly outs: (StateOutputs | undefined)[];
+  remaining: number;
+  failed: boolean;
   resolve: (o: StateOutputs[]) => void;
   reject: (e: Error) => void;
-  at: number;
+}
+
+/** One queued row, with the padded shape it will run at. */
+interface Entry {
+  readonly row: BatchRow;
+  readonly key: string;
+  readonly shape: { length: number; images: number };
+  readonly req: Request;
+  readonly index: number;
+  /** Arrival time (ms) and event-loop turn, for the batching wait. */
+  readonly at: number;
+  readonly turn: number;
 }
 
 interface Slot {
@@ -51,17 +67,22 @@ type WorkerReply =
 /**
  * Runs a model off the event loop: one onnxruntime-node session per worker thread, loaded once and
  * verified against config.json's SHA-256, fed by a micro-batcher that merges concurrent requests
- * (from different generations, and the conditional/unconditional pair of one) into one padded
- * forward pass. Requests keep their rows together; batches hold at most `maxBatch` rows and are
- * sent when a session is free and either the batch is full or its oldest request waited `maxWaitMs`.
+ * (rows from different generations, and the conditional/unconditional pair of one) into one
+ * padded forward pass.
+ *
+ * Rows are grouped by their canonical padded shape (`canonicalShape`: L rounded up to
+ * `padMultiple`, M = max(1, images)) and only rows of one shape share a batch, so a row's outputs
+ * never depend on what it was batched with: a generation is bit-identical alone or under load.
+ * When a session is free, the shape of the oldest queued row is sent, at most `maxBatch` rows,
+ * once it is full or its oldest row has waited (`maxWaitMs`, or one event-loop turn when 0).
  */
 export class ModelRunner {
   readonly stats: RunnerStats = { batches: 0, rows: 0, modelMs: 0, packMs: 0 };
-  private readonly queue: Pending[] = [];
+  private readonly queue: Entry[] = [];
+  /** Event-loop turns seen by the batching timer. */
+  private turn = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
-  /** The wait for the oldest queued request is over: send what is queued. */
-  private waitedOut = false;
   private nextId = 0;
   private readonly inflight = new Map<number, { resolve: (r: { outputs: OutputMap; ms: number }) => void; reject: (e: Error) => void }>();
 
@@ -70,6 +91,7 @@ export class ModelRunner {
     private readonly slots: Slot[],
     private readonly maxBatch: number,
     private readonly maxWaitMs: number,
+    private readonly padMultiple: number,
   ) {
     for (const slot of slots) {
       slot.worker.on('message', (msg: WorkerReply) => this.onReply(msg));
@@ -114,16 +136,22 @@ export class ModelRunner {
       model,
       workers.map((worker) => ({ worker, busy: false })),
       maxBatch,
-      options.maxWaitMs ?? 2,
+      options.maxWaitMs ?? 0,
+      options.padMultiple ?? 8,
     );
   }
 
-  /** Outputs for each row (unpadded); the rows travel in one batch. */
+  /** Outputs for each row (unpadded). */
   forward(rows: readonly BatchRow[]): Promise<StateOutputs[]> {
     if (this.closed) return Promise.reject(new Error('model runner is closed'));
     if (rows.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject, at: performance.now() });
+      const req: Request = { outs: rows.map(() => undefined), remaining: rows.length, failed: false, resolve, reject };
+      const at = performance.now();
+      rows.forEach((row, index) => {
+        const shape = canonicalShape(row, this.padMultiple);
+        this.queue.push({ row, shape, key: `${shape.length}x${shape.images}`, req, index, at, turn: this.turn });
+      });
       this.pump();
     });
   }
@@ -152,75 +180,72 @@ export class ModelRunner {
     this.timer = undefined;
   }
 
-  private queuedRows(): number {
-    return this.queue.reduce((n, p) => n + p.rows.length, 0);
-  }
-
   private pump(): void {
     for (;;) {
       const slot = this.slots.find((s) => !s.busy);
       const oldest = this.queue[0];
       if (slot === undefined || oldest === undefined) return;
-      const waited = performance.now() - oldest.at;
-      if (this.queuedRows() < this.maxBatch && !this.waitedOut && (this.maxWaitMs === 0 || waited < this.maxWaitMs)) {
+      const same = this.queue.filter((e) => e.key === oldest.key).slice(0, this.maxBatch);
+      const ripe = this.maxWaitMs === 0 ? oldest.turn < this.turn : performance.now() - oldest.at >= this.maxWaitMs;
+      if (same.length < this.maxBatch && !ripe) {
         if (this.timer === undefined) {
           const fire = () => {
             this.timer = undefined;
-            this.waitedOut = true;
+            this.turn++;
             this.pump();
           };
-          this.timer = this.maxWaitMs === 0 ? setImmediate(fire) : setTimeout(fire, Math.max(0, this.maxWaitMs - waited));
+          this.timer = this.maxWaitMs === 0 ? setImmediate(fire) : setTimeout(fire, Math.max(0, this.maxWaitMs - (performance.now() - oldest.at)));
         }
         return;
       }
-      this.waitedOut = false;
-      this.clearTimer();
-      const batch: Pending[] = [oldest];
-      let rows = oldest.rows.length;
-      this.queue.shift();
-      while (this.queue[0] !== undefined && rows + this.queue[0].rows.length <= this.maxBatch) {
-        rows += this.queue[0].rows.length;
-        batch.push(this.queue.shift()!);
-      }
-      this.dispatch(slot, batch);
+      const taken = new Set(same);
+      this.queue.splice(0, this.queue.length, ...this.queue.filter((e) => !taken.has(e)));
+      this.dispatch(slot, same);
     }
   }
 
-  private dispatch(slot: Slot, batch: Pending[]): void {
+  private dispatch(slot: Slot, batch: Entry[]): void {
     slot.busy = true;
-    const rows = batch.flatMap((p) => p.rows);
+    const rows = batch.map((e) => e.row);
+    // ONNX Runtime takes another kernel path when exactly one image goes through the conv blocks
+    // (B·M = 1), which changes the last bits; run such a row twice so it gets the B ≥ 2 path.
+    const single = rows.length === 1 && batch[0]!.shape.images === 1 && rows[0]!.images.length === 1;
+    const packed = single ? [rows[0]!, rows[0]!] : rows;
+    const fail = (e: Error) => {
+      for (const { req } of batch) {
+        if (req.failed) continue;
+        req.failed = true;
+        req.reject(e);
+      }
+    };
     let inputs: Record<string, NamedTensor>;
     const t0 = performance.now();
     try {
-      inputs = pack(rows);
+      inputs = pack(packed, batch[0]!.shape);
       this.stats.packMs += performance.now() - t0;
     } catch (e) {
       slot.busy = false;
-      for (const p of batch) p.reject(e as Error);
+      fail(e as Error);
       return;
     }
     const id = this.nextId++;
     const done = (err: Error | undefined, r?: { outputs: OutputMap; ms: number }) => {
       slot.busy = false;
-      if (err !== undefined || r === undefined) for (const p of batch) p.reject(err ?? new Error('no result'));
+      if (err !== undefined || r === undefined) fail(err ?? new Error('no result'));
       else {
         this.stats.batches++;
-        this.stats.rows += rows.length;
+        this.stats.rows += packed.length;
         this.stats.modelMs += r.ms;
-        let outs: StateOutputs[];
         try {
           const t1 = performance.now();
-          outs = unpack(r.outputs, rows);
+          const outs = unpack(r.outputs, packed);
           this.stats.packMs += performance.now() - t1;
+          batch.forEach(({ req, index }, k) => {
+            req.outs[index] = outs[k];
+            if (--req.remaining === 0 && !req.failed) req.resolve(req.outs as StateOutputs[]);
+          });
         } catch (e) {
-          for (const p of batch) p.reject(e as Error);
-          this.pump();
-          return;
-        }
-        let k = 0;
-        for (const p of batch) {
-          p.resolve(outs.slice(k, k + p.rows.length));
-          k += p.rows.length;
+          fail(e as Error);
         }
       }
       this.pump();
@@ -240,7 +265,11 @@ export class ModelRunner {
   }
 
   private failAll(e: Error): void {
-    for (const p of this.queue.splice(0)) p.reject(e);
+    for (const { req } of this.queue.splice(0)) {
+      if (req.failed) continue;
+      req.failed = true;
+      req.reject(e);
+    }
     for (const [id, h] of this.inflight) {
       this.inflight.delete(id);
       h.reject(e);
