@@ -18,6 +18,8 @@ export interface TemporalDevOptions {
   namespace?: string;
   /** More namespaces to create at start (each gets the project's search attributes). */
   extraNamespaces?: readonly string[];
+  /** Dynamic config values (`KEY=JSON`), e.g. low history limits in tests. */
+  dynamicConfig?: Record<string, string | number | boolean>;
   /** Keep workflows across restarts in a SQLite file (default true). */
   persist?: boolean;
   binary?: string;
@@ -186,6 +188,7 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   const namespaces = [namespace, ...(options.extraNamespaces ?? [])];
   for (const ns of namespaces) args.push('--namespace', ns);
   if (dbFile) args.push('--db-filename', dbFile);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
 

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -18,7 +19,8 @@ import {
 } from '@oneflow/contracts';
 import { LocalBlobStore } from '@oneflow/store';
 import { CounterEngine } from '../testing/counter-engine.js';
-import { createWorkers, type WorkerSet } from '../worker.js';
+import { createWorkers, workflowsPath, type WorkerSet } from '../worker.js';
+import { HISTORIES_DIR } from '../testing/histories.js';
 
 // The generation workflow on the real dev server with a real worker; the model side is our
 // deterministic CounterEngine over a real local blob store.
@@ -47,13 +49,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function start(input: Omit<GenerationWorkflowInput, 'generationId'>): Promise<WorkflowHandle> {
+/** Every workflow this file ran, by scenario: their histories are replayed at the end. */
+const ran = new Map<string, string>();
+
+async function start(input: Omit<GenerationWorkflowInput, 'generationId'>): Promise<WorkflowHandle> {
   const generationId = `gen-${randomUUID()}`;
-  return client.workflow.start(WORKFLOWS.generation, {
+  const handle = await client.workflow.start(WORKFLOWS.generation, {
     taskQueue: CPU_TASK_QUEUE,
     workflowId: generationId,
     args: [{ generationId, ...input } satisfies GenerationWorkflowInput],
   });
+  ran.set(expect.getState().currentTestName ?? generationId, handle.workflowId);
+  return handle;
 }
 const status = (h: WorkflowHandle) => h.query<GenerationStatus>('status');
 
@@ -100,6 +107,15 @@ describe('generation workflow', () => {
     expect(result.timings.runs).toBe(3); // continue-as-new after activities 2 and 4
     expect(result.timings.activities).toBe(5);
     expect((await engine.ancestry(result.final.checkpointId)).length).toBe(10);
+  });
+
+  it('continues as new when the server suggests it (low history limit in dynamic config)', async () => {
+    const handle = await start({ root: { kind: 'new', request: { total: 30, seed: 4 } }, stepsPerActivity: 1 });
+    const result = (await handle.result()) as GenerationResult;
+    expect(result.final.text).toBe(await direct(30, 4));
+    expect(result.timings.activities).toBe(30);
+    expect(result.timings.runs).toBeGreaterThan(1);
+    expect((await engine.ancestry(result.final.checkpointId)).length).toBe(31);
   });
 
   it('retries a failed activity from its last heartbeat instead of redoing steps', async () => {
@@ -209,6 +225,7 @@ describe('generation workflow', () => {
       workflowId: batchId,
       args: [{ batchId, items, concurrency: 2, stepsPerActivity: 2 } satisfies BatchWorkflowInput],
     });
+    ran.set('batch', batchId);
     const result = (await handle.result()) as BatchStatus;
     expect(result.state).toBe('partial');
     expect(result.counts).toMatchObject({ succeeded: 4, failed: 1, queued: 0, running: 0 });
@@ -259,5 +276,24 @@ describe('generation workflow', () => {
     const s = await status(handle);
     expect(s.state).toBe('failed');
     expect(s.error).toMatch(/total/);
+  });
+
+  // Last in the file: every history above must replay on the current workflow code. With
+  // RECORD_HISTORIES=1 they are also saved as fixtures that replay.test.ts keeps replaying.
+  it('replays the recorded histories of the workflows above deterministically', async () => {
+    expect(ran.size).toBeGreaterThanOrEqual(8);
+    const histories = await Promise.all([...ran.values()].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })));
+    const results = [];
+    for await (const r of Worker.runReplayHistories({ workflowsPath, replayName: 'generation.test' }, histories)) results.push(r);
+    expect(results.filter((r) => r.error !== undefined).map((r) => `${r.workflowId}: ${String(r.error)}`)).toEqual([]);
+    expect(results).toHaveLength(ran.size);
+    if (process.env['RECORD_HISTORIES'] === '1') {
+      mkdirSync(HISTORIES_DIR, { recursive: true });
+      for (const [name, id] of ran) {
+        const file = path.join(HISTORIES_DIR, `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 80)}.json`);
+        const history = histories.find((h) => h.workflowId === id)?.history;
+        if (history) writeFileSync(file, historyToJSON(history));
+      }
+    }
   });
 });
