@@ -2,7 +2,7 @@
  * Sampler benchmark (issue 4): per-step model time vs host (sampler) time, and throughput at
  * 1/2/4/8/16 concurrent generations through the micro-batcher. Writes bench/results/sampler.json.
  *
- *   node --import tsx bench/sampler/bench.ts [--model DIR] [--steps N] [--threads N] [--intra N] [--out FILE]
+ *   node --import tsx bench/sampler/bench.ts [--model DIR] [--steps N] [--threads N] [--intra N] [--pad N] [--out FILE]
  *
  * Defaults: models/oneflow-toy-v1 if it exists, else the tiny test model (say which in the JSON).
  */
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '16' },
     threads: { type: 'string', default: '1' },
     intra: { type: 'string', default: '1' },
+    pad: { type: 'string', default: '8' },
     out: { type: 'string', default: join(REPO, 'bench/results/sampler.json') },
   },
 });
@@ -42,6 +43,7 @@ const modelDir = resolve(values.model ?? (existsSync(join(REPO, 'models/oneflow-
 const steps = Number(values.steps);
 const threads = Number(values.threads);
 const intra = Number(values.intra);
+const padMultiple = Number(values.pad);
 
 const model = await loadModelConfig(modelDir);
 const tok = Tokenizer.fromConfig(model.config);
@@ -84,7 +86,7 @@ async function perStep() {
 
 // 2. throughput through the worker-thread runner and its micro-batcher
 async function throughput() {
-  const runner = await ModelRunner.start(model, { threads, intraOpThreads: intra, maxBatch: 32 });
+  const runner = await ModelRunner.start(model, { threads, intraOpThreads: intra, maxBatch: 32, padMultiple });
   await runGeneration(runner, fresh(0), { maxSteps: 3 }); // warm-up
   const results = [];
   for (const n of [1, 2, 4, 8, 16]) {
@@ -119,7 +121,7 @@ const result = {
   when: new Date().toISOString(),
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: (await import('node:os')).loadavg() },
   model: { dir: modelDir, name: model.spec.name, sha256: model.spec.sha256 },
-  config: { steps, guidance: params.guidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32 },
+  config: { steps, guidance: params.guidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32, padMultiple },
   perStep: ps,
   throughput: tp,
   targets: {
