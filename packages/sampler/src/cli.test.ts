@@ -77,6 +77,7 @@ describe('oneflow generate', () => {
     [['--prompt', 'draw', '--out', '/tmp/x', '--seed=-3'], /--seed must be an integer in \[0, 4294967295\], got "-3"/],
     [['--prompt', 'draw', '--out', '/tmp/x', '--image', '/nonexistent.png'], /--image \/nonexistent.png: no such file/],
     [['--prompt', 'draw', '--out', '/tmp/x', '--colour', 'red'], /Unknown option '--colour'/],
+    [['--prompt', 'draw', '--out', '/tmp/x', '--provider', 'tpu'], /--provider must be cpu or cuda, got "tpu"/],
   ])('rejects %j with exit code 2 and a clear message', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);

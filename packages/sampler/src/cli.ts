@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { encodeCheckpoint } from './checkpoint.js';
 import { type LoadedModelConfig, loadModelConfig } from './config.js';
 import { runGeneration } from './generate.js';
+import type { ExecutionProvider } from './model/onnx.js';
 import { ModelRunner } from './model/runner.js';
 import { latentToPng, pngToLatent } from './png.js';
 import { type SamplerParams, type SamplerState, generated, initState, promptImageCount, validateParams } from './state.js';
@@ -27,6 +28,7 @@ export const USAGE = `Usage: oneflow generate --prompt TEXT --out DIR [options]
   --out DIR            writes DIR/result.json, DIR/timings.json, DIR/final.ckpt, DIR/image-<k>.png
   --json               print result.json to stdout instead of live progress
   --threads N          model worker threads (default 1)
+  --provider cpu|cuda  ONNX Runtime execution provider (default: config.json execution_provider, else cpu)
 `;
 
 /** Bad command-line input: printed with the usage hint, exit code 2. */
@@ -48,6 +50,7 @@ interface GenerateArgs {
   seed: number;
   json: boolean;
   threads: number;
+  provider?: ExecutionProvider;
   overrides: Partial<SamplerParams>;
 }
 
@@ -77,6 +80,7 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
         out: { type: 'string' },
         json: { type: 'boolean' },
         threads: { type: 'string' },
+        provider: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -100,7 +104,19 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
   if (values.model === undefined && !existsSync(resolve(cwd, model)) && existsSync(join(REPO, model))) model = join(REPO, model);
   const images = (values.image ?? []).map((f) => resolve(cwd, f));
   for (const f of images) if (!existsSync(f)) throw new UsageError(`--image ${f}: no such file`);
-  return { prompt: values.prompt, images, model: resolve(cwd, model), out: resolve(cwd, values.out), seed, json: values.json ?? false, threads, overrides };
+  const provider = values.provider;
+  if (provider !== undefined && provider !== 'cpu' && provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
+  return {
+    prompt: values.prompt,
+    images,
+    model: resolve(cwd, model),
+    out: resolve(cwd, values.out),
+    seed,
+    json: values.json ?? false,
+    threads,
+    ...(provider !== undefined ? { provider } : {}),
+    overrides,
+  };
 }
 
 /** What result.json holds: deterministic in the command line (no timings, no absolute paths). */
@@ -206,7 +222,7 @@ class Progress {
 export async function generateCommand(argv: string[], io: CliIo): Promise<number> {
   const a = parseGenerateArgs(argv, io.cwd);
   const { model, init, tok } = await prepare(a);
-  const runner = await ModelRunner.start(model, { threads: a.threads });
+  const runner = await ModelRunner.start(model, { threads: a.threads, ...(a.provider !== undefined ? { executionProvider: a.provider } : {}) });
   try {
     const live = !a.json && io.stdout.isTTY === true;
     const progress = new Progress(io.stdout, tok);
