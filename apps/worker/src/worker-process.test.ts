@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,11 @@ import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationStatus, type GenerationWorkflowInput } from '@oneflow/contracts';
-import { freePort, REPO_ROOT, startTemporalDev, stopTemporalDev } from '@oneflow/devstack';
-import { decodeCheckpoint, encodeCheckpoint, initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { freePort, REPO_ROOT, startLocalS3, startTemporalDev, stopTemporalDev } from '@oneflow/devstack';
+import { S3BlobStore } from '@oneflow/store';
+import { checkpointIdOf } from './sampler-engine.js';
+import { decodeCheckpoint, encodeCheckpoint } from '@oneflow/sampler';
 
 // Real worker processes (the README's worker entry point) on the real dev server, with a real
 // ONNX model through onnxruntime-node: a small randomly-initialised model exported by training/.
@@ -21,8 +24,18 @@ let connection: Connection;
 let client: Client;
 const children = new Set<ChildProcess>();
 
+/** The fields of the worker's "worker ready" log line. */
+interface Ready {
+  metrics: string | null;
+  store: string;
+  models: string[];
+  activitySlots: number;
+}
+const readyOf = new WeakMap<ChildProcess, Ready>();
+const logOf = new WeakMap<ChildProcess, () => string>();
+
 /** Starts `apps/worker/src/main.ts` as its own process; resolves once it logged "worker ready". */
-async function startWorker(address: string = inject('temporalAddress'), namespace = NAMESPACE): Promise<ChildProcess> {
+async function startWorker(address: string = inject('temporalAddress'), namespace = NAMESPACE, extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
     cwd: REPO_ROOT,
     env: {
@@ -32,19 +45,24 @@ async function startWorker(address: string = inject('temporalAddress'), namespac
       ONEFLOW_DATA_DIR: dataDir,
       ONEFLOW_MODELS: MODEL_DIR,
       SDK_LOG_LEVEL: 'ERROR',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let log = '';
+  logOf.set(child, () => log);
   await new Promise<void>((resolve, reject) => {
     const onLine = (line: string) => {
       log += `${line}\n`;
-      if (line.includes('"worker ready"')) resolve();
+      if (line.includes('"worker ready"')) {
+        readyOf.set(child, JSON.parse(line) as Ready);
+        resolve();
+      }
     };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
     child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}) before it was ready:\n${log}`)));
   });
   return child;
@@ -68,21 +86,18 @@ let reference: { stateId: string; text: string; steps: number };
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection, namespace: NAMESPACE });
-  // The in-process reference (what `oneflow generate` runs): same model, prompt, seed.
-  const model = await loadModelConfig(MODEL_DIR);
-  const runner = await ModelRunner.start(model);
-  try {
-    const tokenizer = Tokenizer.fromConfig(model.config);
-    const params = { ...model.defaults, steps: 24, guidance: 2, temperature: 0.7 };
-    const { state } = await runGeneration(runner, initState(tokenizer.prompt('draw a seven'), params, model.spec, 1234));
-    reference = {
-      stateId: encodeCheckpoint({ state, parent: null }).id,
-      text: tokenizer.decode(state.tokens.slice(state.promptLen)),
-      steps: state.step,
-    };
-  } finally {
-    await runner.close();
-  }
+  // The reference: the in-process CLI (`oneflow generate`, no Temporal) with the same model,
+  // prompt, settings and seed.
+  const out = path.join(dataDir, 'cli');
+  const cli = spawnSync(
+    process.execPath,
+    ['packages/sampler/bin/oneflow.js', 'generate', '--prompt', 'draw a seven', '--model', MODEL_DIR, '--seed', '1234', '--steps', '24', '--guidance', '2', '--temperature', '0.7', '--out', out, '--json'],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  );
+  if (cli.status !== 0) throw new Error(`oneflow generate failed (${String(cli.status)}):\n${cli.stderr}`);
+  const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { text: string; steps: number };
+  const { state } = decodeCheckpoint(readFileSync(path.join(out, 'final.ckpt')));
+  reference = { stateId: encodeCheckpoint({ state, parent: null }).id, text: result.text, steps: result.steps };
 }, 60_000);
 
 afterAll(async () => {
@@ -108,7 +123,7 @@ function startGeneration(on: Client = client) {
 }
 
 describe('worker process', () => {
-  it('runs a generation to the same final state as the in-process loop with the same seed', async () => {
+  it('runs a generation to the same final state as the in-process CLI with the same seed', async () => {
     const worker = await startWorker();
     try {
       const result = (await (await startGeneration()).result()) as GenerationResult;
@@ -163,6 +178,53 @@ describe('worker process', () => {
       await conn.close();
       await stopTemporalDev(serverDir);
       rmSync(serverDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('shuts down gracefully on SIGTERM mid-generation, reports metrics, and works on the S3 store', async () => {
+    const s3 = await startLocalS3();
+    const s3Env = {
+      ONEFLOW_S3_BUCKET: 'oneflow-ckpt',
+      ONEFLOW_S3_ENDPOINT: s3.endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      METRICS_PORT: '0',
+    };
+    const raw = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const store = new S3BlobStore({ bucket: 'oneflow-ckpt', prefix: 'checkpoints/', idOf: checkpointIdOf, client: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } });
+    try {
+      await raw.send(new CreateBucketCommand({ Bucket: 'oneflow-ckpt' }));
+      const first = await startWorker(undefined, undefined, s3Env);
+      const ready = readyOf.get(first)!;
+      expect(ready.store).toBe('s3://oneflow-ckpt/checkpoints/');
+      expect(ready.models).toEqual(['tiny-model']);
+      const handle = await startGeneration();
+      while ((await handle.query<GenerationStatus>('status')).step < 6) await new Promise((r) => setTimeout(r, 25));
+
+      const metrics = await (await fetch(ready.metrics!)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+      expect(value('oneflow_steps_total')).toBeGreaterThanOrEqual(6);
+      expect(value('oneflow_step_seconds_count')).toBeGreaterThanOrEqual(6);
+      expect(value('oneflow_model_rows_total')).toBeGreaterThanOrEqual(2 * 6); // guided: two rows a step
+      expect(value('oneflow_model_batches_total')).toBeGreaterThanOrEqual(6);
+      expect(value('oneflow_activity_queue_wait_seconds_count')).toBeGreaterThanOrEqual(1);
+
+      const t0 = Date.now();
+      const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
+      first.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(logOf.get(first)!()).toContain('"worker stopped"');
+
+      const second = await startWorker(undefined, undefined, s3Env);
+      const result = (await handle.result()) as GenerationResult;
+      await kill9(second);
+      const { state } = decodeCheckpoint(await store.get(result.final.checkpointId), result.final.checkpointId);
+      expect(encodeCheckpoint({ state, parent: null }).id).toBe(reference.stateId);
+    } finally {
+      store.destroy();
+      raw.destroy();
+      await s3.stop();
     }
   }, 180_000);
 });
