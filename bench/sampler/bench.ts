@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/sampler/bench.ts [--model DIR] [--steps N] [--threads N] [--intra N] [--pad N] [--out FILE]
  *
- * Defaults: models/oneflow-toy-v1 if it exists, else the tiny test model (say which in the JSON).
+ * Defaults: models/oneflow-toy-v1 if it exists, else the tiny test model (say which in the JSON);
+ * worker threads = min(2, cores), one intra-op thread each, for single and concurrent runs alike.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -33,7 +34,7 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string' },
     steps: { type: 'string', default: '16' },
-    threads: { type: 'string', default: '1' },
+    threads: { type: 'string', default: String(Math.min(2, cpus().length)) },
     intra: { type: 'string', default: '1' },
     pad: { type: 'string', default: '8' },
     out: { type: 'string', default: join(REPO, 'bench/results/sampler.json') },

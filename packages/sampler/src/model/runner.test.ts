@@ -62,6 +62,11 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
     await expect(ModelRunner.start(bad)).rejects.toThrow(/SHA-256 [0-9a-f]{64} does not match config.json onnx_sha256 0{64}/);
   });
 
+  it('refuses a state made for another model', async () => {
+    const s = prompt('draw a seven', 1);
+    await expect(runner.stepOutputs({ ...s, spec: { ...s.spec, sha256: 'f'.repeat(64) } })).rejects.toThrow(/made for model tiny-model \(ffffffffffff\), this runner serves tiny-model/);
+  });
+
   it('reports a failing forward pass to its caller and keeps serving', async () => {
     const s = prompt('draw a seven', 1);
     await expect(runner.forward([{ ...s, tokens: [...s.tokens, 9999] }])).rejects.toThrow(/model run failed/);

@@ -158,6 +158,9 @@ export class ModelRunner {
 
   /** The outputs `step` needs for `state`: conditional, plus unconditional when guidance is on. */
   async stepOutputs(state: SamplerState): Promise<StepOutputs> {
+    if (state.spec.sha256 !== this.model.spec.sha256) {
+      throw new Error(`state was made for model ${state.spec.name} (${state.spec.sha256.slice(0, 12)}), this runner serves ${this.model.spec.name} (${this.model.spec.sha256.slice(0, 12)})`);
+    }
     if (state.params.guidance === 1) {
       const [cond] = await this.forward([state]);
       return { cond: cond! };
