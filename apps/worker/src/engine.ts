@@ -13,8 +13,14 @@ export interface GenerationEngine {
   create(request: unknown): Promise<CheckpointSummary>;
   /** A new root derived from any checkpoint, with sampler overrides and/or a refinement applied. */
   derive(checkpointId: string, change: { overrides?: SamplerOverrides; refine?: RefineOp }): Promise<CheckpointSummary>;
-  /** One sampler step from `checkpointId`. */
+  /**
+   * One sampler step from `checkpointId`. The new checkpoint survives a crash of this process at
+   * once, and the machine's once {@link persist} ran (a local disk's fsync is several times the
+   * cost of a toy model's step, so it is paid once per activity, not per step).
+   */
   advance(checkpointId: string): Promise<CheckpointSummary>;
+  /** Makes a checkpoint written by `advance` durable. */
+  persist(checkpointId: string): Promise<void>;
   describe(checkpointId: string): Promise<CheckpointSummary>;
 }
 

@@ -55,6 +55,7 @@ export class WorkerMetrics {
       create: (r) => engine.create(r),
       derive: (id, c) => engine.derive(id, c),
       describe: (id) => engine.describe(id),
+      persist: (id) => engine.persist(id),
       async advance(id): Promise<CheckpointSummary> {
         const end = stepSeconds.startTimer();
         const head = await engine.advance(id);

@@ -48,10 +48,20 @@ export function checkpointIdOf(bytes: Uint8Array): string {
  * batch), applies `step`, and stores the child checkpoint.
  */
 export class SamplerEngine implements GenerationEngine {
+  /** Recently written states by checkpoint id: a step's input is usually the previous step's output. */
+  private readonly recent = new Map<string, SamplerState>();
+
   constructor(
     private readonly models: ReadonlyMap<string, LoadedModel>,
     private readonly store: BlobStore,
+    private readonly cacheSize = 256,
   ) {}
+
+  private remember(id: string, state: SamplerState): void {
+    this.recent.delete(id);
+    this.recent.set(id, state);
+    if (this.recent.size > this.cacheSize) this.recent.delete(this.recent.keys().next().value!);
+  }
 
   private model(name: string): LoadedModel {
     const model = this.models.get(name);
@@ -60,13 +70,15 @@ export class SamplerEngine implements GenerationEngine {
   }
 
   private async load(checkpointId: string): Promise<{ state: SamplerState; model: LoadedModel }> {
-    const bytes = await this.store.get(checkpointId);
-    let state: SamplerState;
-    try {
-      state = decodeCheckpoint(bytes, checkpointId).state;
-    } catch (error) {
-      if (error instanceof CheckpointError) throw new EngineInputError(`checkpoint ${checkpointId}: ${error.message}`);
-      throw error;
+    let state = this.recent.get(checkpointId);
+    if (!state) {
+      const bytes = await this.store.get(checkpointId);
+      try {
+        state = decodeCheckpoint(bytes, checkpointId).state;
+      } catch (error) {
+        if (error instanceof CheckpointError) throw new EngineInputError(`checkpoint ${checkpointId}: ${error.message}`);
+        throw error;
+      }
     }
     const model = this.model(state.spec.name);
     if (model.config.spec.sha256 !== state.spec.sha256) {
@@ -77,11 +89,16 @@ export class SamplerEngine implements GenerationEngine {
     return { state, model };
   }
 
-  private async save(state: SamplerState, parent: string | null, model: LoadedModel): Promise<CheckpointSummary> {
+  private async save(state: SamplerState, parent: string | null, model: LoadedModel, durable = true): Promise<CheckpointSummary> {
     const { id, bytes } = encodeCheckpoint({ state, parent });
-    const stored = await this.store.put(bytes);
+    const stored = await this.store.put(bytes, { durable });
     if (stored !== id) throw new Error(`store returned id ${stored} for checkpoint ${id}: the store must use checkpointIdOf`);
+    this.remember(id, state);
     return summarize(id, parent, state, model);
+  }
+
+  persist(checkpointId: string): Promise<void> {
+    return this.store.persist(checkpointId);
   }
 
   async create(request: unknown): Promise<CheckpointSummary> {
@@ -137,7 +154,7 @@ export class SamplerEngine implements GenerationEngine {
     const { state, model } = await this.load(checkpointId);
     if (isDone(state)) return summarize(checkpointId, null, state, model);
     const next = step(state, await model.runner.stepOutputs(state));
-    return this.save(next, checkpointId, model);
+    return this.save(next, checkpointId, model, false);
   }
 
   async describe(checkpointId: string): Promise<CheckpointSummary> {

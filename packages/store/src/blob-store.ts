@@ -5,13 +5,24 @@ import { createHash } from 'node:crypto';
  * SHA-256 of its bytes, so an id names exactly one content and a read can prove it got it.
  */
 export interface BlobStore {
-  /** Stores `bytes` (idempotent: storing the same content again is a no-op) and returns its id. */
-  put(bytes: Uint8Array): Promise<string>;
+  /**
+   * Stores `bytes` (idempotent: storing the same content again is a no-op) and returns its id.
+   * With `durable: false` the blob survives a crash of this process but may be lost with the
+   * machine until {@link persist} (the local store skips the fsync; S3 is always durable).
+   */
+  put(bytes: Uint8Array, options?: PutOptions): Promise<string>;
+  /** Makes a blob stored with `durable: false` durable (fsync). */
+  persist(id: string): Promise<void>;
   /** The blob's bytes, verified against `id`. Throws {@link BlobNotFoundError} or {@link BlobCorruptError}. */
   get(id: string): Promise<Uint8Array>;
   has(id: string): Promise<boolean>;
   /** Where the blobs live, for logs and errors (`file:///…`, `s3://bucket/prefix`). */
   readonly location: string;
+}
+
+export interface PutOptions {
+  /** Default true: the blob is on stable storage when `put` resolves. */
+  durable?: boolean;
 }
 
 export class BlobStoreError extends Error {

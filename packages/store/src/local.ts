@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore, type IdOf } from './blob-store.js';
+import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore, type IdOf, type PutOptions } from './blob-store.js';
 
 /**
  * Blobs as files under `root/<id[0:2]>/<id>`: the embedded default (under the data dir).
@@ -21,7 +21,7 @@ export class LocalBlobStore implements BlobStore {
     return path.join(this.root, id.slice(0, 2), id);
   }
 
-  async put(bytes: Uint8Array): Promise<string> {
+  async put(bytes: Uint8Array, options: PutOptions = {}): Promise<string> {
     const id = this.idOf(bytes);
     const target = this.file(id);
     if (await this.has(id)) return id; // immutable: same id, same content
@@ -30,7 +30,7 @@ export class LocalBlobStore implements BlobStore {
     const handle = await open(tmp, 'wx');
     try {
       await handle.writeFile(bytes);
-      await handle.sync();
+      if (options.durable ?? true) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -41,6 +41,22 @@ export class LocalBlobStore implements BlobStore {
       throw error;
     }
     return id;
+  }
+
+  async persist(id: string): Promise<void> {
+    assertBlobId(id);
+    let handle;
+    try {
+      handle = await open(this.file(id), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(id, this.location);
+      throw error;
+    }
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   async get(id: string): Promise<Uint8Array> {

@@ -58,6 +58,11 @@ export class S3BlobStore implements BlobStore {
     return id;
   }
 
+  /** A completed PUT is already durable on S3. */
+  async persist(id: string): Promise<void> {
+    if (!(await this.has(id))) throw new BlobNotFoundError(id, this.location);
+  }
+
   async get(id: string): Promise<Uint8Array> {
     assertBlobId(id);
     try {

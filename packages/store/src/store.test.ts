@@ -53,6 +53,14 @@ function contract(name: string, make: () => { store: BlobStore; corrupt(id: stri
       expect((error as BlobCorruptError).actual).toBe(blobId(bytes('bit rot')));
     });
 
+    it('stores non-durably on request and persists later', async () => {
+      const { store } = make();
+      const id = await store.put(bytes('fast path'), { durable: false });
+      expect(new TextDecoder().decode(await store.get(id))).toBe('fast path');
+      await store.persist(id);
+      await expect(store.persist(blobId(bytes('absent')))).rejects.toBeInstanceOf(BlobNotFoundError);
+    });
+
     it('rejects malformed ids before touching storage', async () => {
       const { store } = make();
       await expect(store.get('../../etc/passwd')).rejects.toBeInstanceOf(InvalidBlobIdError);

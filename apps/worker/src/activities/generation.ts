@@ -74,13 +74,20 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
         const resumed = ctx.info.heartbeatDetails as HeartbeatDetails | undefined;
         let head = start;
         if (resumed && resumed.step > start.step && resumed.step <= target) {
-          head = await engine.describe(resumed.checkpointId);
-          logger.info({ from: start.step, resumedAt: head.step, attempt: ctx.info.attempt }, 'advance resumed from heartbeat');
+          try {
+            head = await engine.describe(resumed.checkpointId);
+            logger.info({ from: start.step, resumedAt: head.step, attempt: ctx.info.attempt }, 'advance resumed from heartbeat');
+          } catch (error) {
+            // Lost with its machine before it was made durable: redo the steps (deterministic).
+            if (!(error instanceof BlobNotFoundError)) throw error;
+            logger.warn({ checkpointId: resumed.checkpointId, attempt: ctx.info.attempt }, 'heartbeat checkpoint missing, redoing from the input');
+          }
         }
         while (!head.done && head.step < target) {
           if (ctx.cancellationSignal.aborted) {
             // The generation was canceled: hand back the newest checkpoint, it is the one to keep.
             if (ctx.cancellationDetails?.cancelRequested) {
+              await engine.persist(head.checkpointId);
               return { head, stepsRun: head.step - start.step, stoppedBy: 'cancelled', ms: Date.now() - t0 };
             }
             // Worker shutdown, timeout…: fail this attempt between steps; the retry resumes from
@@ -90,6 +97,8 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
           head = await engine.advance(head.checkpointId);
           ctx.heartbeat({ step: head.step, checkpointId: head.checkpointId } satisfies HeartbeatDetails);
         }
+        // The checkpoint the workflow will record must outlive this machine.
+        await engine.persist(head.checkpointId);
         return { head, stepsRun: head.step - start.step, stoppedBy: head.done ? 'done' : 'maxSteps', ms: Date.now() - t0 };
       } catch (error) {
         throw classify(error);

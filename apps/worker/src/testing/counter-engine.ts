@@ -36,8 +36,8 @@ export class CounterEngine implements GenerationEngine {
     return JSON.parse(new TextDecoder().decode(await this.store.get(id))) as CounterCheckpoint;
   }
 
-  private async save(c: CounterCheckpoint): Promise<CheckpointSummary> {
-    const id = await this.store.put(new TextEncoder().encode(JSON.stringify(c)));
+  private async save(c: CounterCheckpoint, durable = true): Promise<CheckpointSummary> {
+    const id = await this.store.put(new TextEncoder().encode(JSON.stringify(c)), { durable });
     return summarize(id, c);
   }
 
@@ -74,7 +74,11 @@ export class CounterEngine implements GenerationEngine {
     }
     const digest = createHash('sha256').update(`${c.seed}:${c.step}`).digest();
     const word = WORDS[digest[0]! % WORDS.length]!;
-    return this.save({ ...c, parent: checkpointId, step: c.step + 1, words: [...c.words, word] });
+    return this.save({ ...c, parent: checkpointId, step: c.step + 1, words: [...c.words, word] }, false);
+  }
+
+  persist(checkpointId: string): Promise<void> {
+    return this.store.persist(checkpointId);
   }
 
   async describe(checkpointId: string): Promise<CheckpointSummary> {
