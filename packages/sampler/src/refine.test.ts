@@ -1,9 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, stateProblem } from './checkpoint.js';
 import { deleteSpan, renoiseImage, replacePrompt, withParams, withSeed } from './refine.js';
 import { RecordedDraws, SeededDraws, rngStateFromSeed } from './rng.js';
 import { type SamplerState, initState } from './state.js';
-import { smallSpec } from './testing/arbitraries.js';
+import { smallSpec, state } from './testing/arbitraries.js';
 
 const params = { steps: 8, guidance: 1, temperature: 1, topK: 0, maxLen: 20, maxImages: 4 };
 const lat = (x: number) => new Float32Array(4).fill(x);
@@ -92,5 +93,31 @@ describe('seeded RNG', () => {
   it('rejects seeds outside [0, 2^32)', () => {
     expect(() => rngStateFromSeed(-1)).toThrow(/got -1/);
     expect(() => rngStateFromSeed(1.5)).toThrow(/got 1.5/);
+  });
+});
+
+describe('refinement operations keep states valid (property)', () => {
+  it('every op on any state gives a state the codec accepts, with the prompt or generated part intact', () => {
+    fc.assert(
+      fc.property(state, fc.nat(), fc.nat(), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat({ max: 0xffff_ffff }), (s, a, b, to, seed) => {
+        const gen = s.tokens.length - s.promptLen;
+        const out: SamplerState[] = [withSeed(s, seed), withParams(s, { guidance: 2.5 }), replacePrompt(s, [4, 5])];
+        const own = s.images.length - s.tokens.slice(0, s.promptLen).filter((t) => t === s.spec.image).length;
+        if (own > 0) out.push(renoiseImage(s, s.images.length - 1 - (a % own), to));
+        if (gen > 0) {
+          const start = s.promptLen + (a % gen);
+          const end = start + 1 + (b % (s.tokens.length - start));
+          const d = deleteSpan(s, start, end);
+          expect(d.tokens.slice(0, s.promptLen)).toEqual(s.tokens.slice(0, s.promptLen));
+          expect(d.tText).toBeLessThanOrEqual(s.tText);
+          out.push(d);
+        }
+        for (const r of out) {
+          expect(stateProblem(r)).toBeUndefined();
+          expect(decodeCheckpoint(encodeCheckpoint({ state: r, parent: null }).bytes).state).toEqual(r);
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
