@@ -67,8 +67,8 @@ async function startWorker(address: string, dataDir: string): Promise<ChildProce
       out += `${line}\n`;
       if (line.includes('"worker ready"')) resolve();
     };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
     child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}):\n${out}`)));
   });
   return child;

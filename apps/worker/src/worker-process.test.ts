@@ -61,8 +61,8 @@ async function startWorker(address: string = inject('temporalAddress'), namespac
         resolve();
       }
     };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
     child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}) before it was ready:\n${log}`)));
   });
   return child;
