@@ -27,7 +27,7 @@ import {
   step,
   unconditional,
   unpack,
-} from '../../packages/sampler/src/index.js'; // bench/ is not a workspace package (yet): see docs/decisions-sampler.md
+} from '@oneflow/sampler';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
