@@ -136,6 +136,39 @@ describe('worker process', () => {
     }
   }, 120_000);
 
+  it('refines: re-noising an image of a finished generation and sampling again changes that image only', async () => {
+    const worker = await startWorker();
+    try {
+      const parent = (await (await startGeneration()).result()) as GenerationResult;
+      expect(parent.final.imageClocks.length).toBeGreaterThan(0);
+      const generationId = `gen-${randomUUID()}`;
+      const refined = (await client.workflow.execute(WORKFLOWS.generation, {
+        taskQueue: CPU_TASK_QUEUE,
+        workflowId: generationId,
+        args: [
+          {
+            generationId,
+            root: { kind: 'checkpoint', checkpointId: parent.final.checkpointId, refine: { op: 'renoiseImage', image: 0, to: 0.5 }, parentGenerationId: parent.generationId },
+            stepsPerActivity: 4,
+          } satisfies GenerationWorkflowInput,
+        ],
+      })) as GenerationResult;
+      expect(refined.final.done).toBe(true);
+      expect(refined.final.text).toBe(parent.final.text); // text was finished: nothing to insert
+      const load = (id: string) => decodeCheckpoint(readFileSync(path.join(dataDir, 'checkpoints', id.slice(0, 2), id)), id).state;
+      const root = load(refined.rootCheckpointId);
+      expect(root.images.at(-parent.final.imageClocks.length)?.t).toBe(0.5);
+      const [before, after] = [load(parent.final.checkpointId), load(refined.final.checkpointId)];
+      const k0 = before.images.length - parent.final.imageClocks.length; // prompt images come first
+      expect(Buffer.from(after.images[k0]!.latent.buffer).equals(Buffer.from(before.images[k0]!.latent.buffer))).toBe(false);
+      for (let j = k0 + 1; j < before.images.length; j++) {
+        expect(Buffer.from(after.images[j]!.latent.buffer).equals(Buffer.from(before.images[j]!.latent.buffer))).toBe(true);
+      }
+    } finally {
+      await kill9(worker);
+    }
+  }, 120_000);
+
   it('survives kill -9 of the worker at random steps: a new worker finishes it, byte-identical', async () => {
     const killAt = [1 + Math.floor(Math.random() * 6), 8 + Math.floor(Math.random() * 6), 15 + Math.floor(Math.random() * 6)];
     console.log(`crash test: killing the worker at steps ${killAt.join(', ')}`);
