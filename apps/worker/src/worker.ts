@@ -47,8 +47,9 @@ export async function createWorkers(options: {
       namespace: options.namespace,
       taskQueue: GPU_TASK_QUEUE,
       activities,
-      // Heartbeats carry cancellation back: flush them often so a cancel stops within ~a step.
-      maxHeartbeatThrottleInterval: '1 second',
+      // Heartbeats are how a cancel reaches a running step loop: flushing them every 250 ms stops
+      // a canceled generation within that time plus one step, at a few heartbeats a second.
+      maxHeartbeatThrottleInterval: '250 milliseconds',
       ...(options.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
     }),
   ]);

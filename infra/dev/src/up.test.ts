@@ -36,6 +36,8 @@ describe('main command (infra/dev/src/up.ts)', () => {
     expect(output).toContain(`Temporal gRPC     127.0.0.1:${temporalPort}`);
     expect(output).toContain(`Temporal store    ${path.join(dataDir, 'temporal', 'temporal.sqlite')}`);
     expect(output).toContain('smoke workflow    "hello, oneflow" from oneflow-gpu');
+    // the shipped model is under models/: one real generation went through the pipeline
+    expect(output).toMatch(/generation {8}oneflow-toy-v1: "count from two to five" → "[^"]+" \(\d+ steps, \d+ images, \d+ ms\)/);
 
     const res = await fetch(`http://127.0.0.1:${apiPort}/trpc/health`);
     const body = (await res.json()) as { result: { data: { status: string } } };

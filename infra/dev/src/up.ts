@@ -12,7 +12,14 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
-import { CPU_TASK_QUEUE, WORKFLOWS, type SmokeResult } from '@oneflow/contracts';
+import {
+  CPU_TASK_QUEUE,
+  DEFAULT_STEPS_PER_ACTIVITY,
+  WORKFLOWS,
+  type GenerationResult,
+  type GenerationWorkflowInput,
+  type SmokeResult,
+} from '@oneflow/contracts';
 import { dataDir as resolveDataDir, REPO_ROOT } from './paths.js';
 import { isListening } from './ports.js';
 import { startTemporalDev, stopTemporalDev } from './temporal.js';
@@ -115,11 +122,15 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
 
-  const serviceEnv = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace };
+  const serviceEnv = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace, ONEFLOW_DATA_DIR: dataDir };
   let workerReady = false;
+  let workerModels: string[] = [];
   let apiUrl: string | undefined;
   const worker = startService('worker', 'apps/worker/src/main.ts', serviceEnv, logsDir, (line) => {
-    if (line.includes('"worker ready"')) workerReady = true;
+    if (line.includes('"worker ready"')) {
+      workerReady = true;
+      workerModels = (JSON.parse(line) as { models?: string[] }).models ?? [];
+    }
   });
   const api = startService('api', 'apps/api/src/main.ts', { ...serviceEnv, API_PORT: String(apiPort) }, logsDir, (line) => {
     const match = /"url":"([^"]+)".*"api listening"|"api listening".*"url":"([^"]+)"/.exec(line);
@@ -155,6 +166,21 @@ async function main(): Promise<void> {
     args: [{ name: 'oneflow' }],
     workflowExecutionTimeout: '60 seconds',
   })) as SmokeResult;
+
+  // And one real generation through the whole pipeline, when a model is installed.
+  let demo: string | null = null;
+  const model = workerModels[0];
+  if (model !== undefined) {
+    const generationId = `demo-${Date.now()}`;
+    const t0 = Date.now();
+    const result = (await client.workflow.execute(WORKFLOWS.generation, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: generationId,
+      args: [{ generationId, root: { kind: 'new', request: { model, prompt: 'count from two to five', seed: 0 } }, stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY } satisfies GenerationWorkflowInput],
+      workflowExecutionTimeout: '5 minutes',
+    })) as GenerationResult;
+    demo = `${model}: "count from two to five" → "${result.final.text}" (${result.final.step} steps, ${result.final.imageClocks.length} images, ${Date.now() - t0} ms)`;
+  }
   await connection.close();
 
   console.log('');
@@ -165,6 +191,7 @@ async function main(): Promise<void> {
   console.log(`  Temporal store    ${temporal.dbFile ?? '(in memory)'}`);
   console.log(`  logs              ${logsDir}`);
   console.log(`  smoke workflow    "${smoke.greeting}" from ${smoke.taskQueue}`);
+  console.log(`  generation        ${demo ?? 'no model under models/: the worker serves the smoke workflow only'}`);
   console.log(`  health            ${JSON.stringify(health)}`);
   console.log('');
   say('press Ctrl-C to stop');

@@ -167,3 +167,10 @@ export interface BatchStatus {
 
 /** Most items one batch workflow runs (its history holds one child per item). */
 export const MAX_BATCH_ITEMS = 500;
+
+/**
+ * Steps per `advance` activity unless a caller says otherwise: the smallest k whose end-to-end
+ * time through Temporal stayed within 1.15× of the in-process loop in bench/results/pipeline.json
+ * (`node --import tsx bench/pipeline/bench.ts`). A checkpoint is still written after every step.
+ */
+export const DEFAULT_STEPS_PER_ACTIVITY = 16;
