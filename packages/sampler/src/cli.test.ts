@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,5 +93,22 @@ describe('oneflow generate', () => {
     );
     expect(err?.code).toBe(2);
     expect(err?.stderr).toMatch(/--prompt is required/);
+  });
+});
+
+const shipped = fileURLToPath(new URL('../../../models/oneflow-toy-v1/', import.meta.url));
+describe.skipIf(!existsSync(shipped + 'config.json'))('oneflow generate with the shipped model (issue 4 acceptance)', () => {
+  it('`--prompt "count from two to five" --seed 1` writes a result with images, byte-identical twice', async () => {
+    const dirs = [await mkdtemp(join(tmpdir(), 'oneflow-s1-')), await mkdtemp(join(tmpdir(), 'oneflow-s2-'))];
+    for (const d of dirs) {
+      const t = io();
+      expect(await main(['generate', '--prompt', 'count from two to five', '--seed', '1', '--out', d], t.io), t.err()).toBe(0);
+    }
+    const result = JSON.parse(await readFile(join(dirs[0]!, 'result.json'), 'utf8')) as GenerateResult;
+    expect(result.model.name).toBe('oneflow-toy-v1');
+    expect(result.images.length).toBeGreaterThan(0);
+    for (const f of ['result.json', 'final.ckpt', ...result.images]) {
+      expect((await readFile(join(dirs[0]!, f))).equals(await readFile(join(dirs[1]!, f))), f).toBe(true);
+    }
   });
 });
