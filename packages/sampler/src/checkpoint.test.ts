@@ -45,6 +45,27 @@ describe('checkpoint codec', () => {
     );
   });
 
+  it('never throws anything but CheckpointError, even for garbage with a valid hash trailer', () => {
+    fc.assert(
+      fc.property(state, fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 }), (s, at, junk) => {
+        const { bytes } = encodeCheckpoint({ state: s, parent: null });
+        const body = Uint8Array.from(bytes.subarray(0, bytes.length - 32));
+        const offset = 8 + (at % (body.length - 8)); // keep magic and version: those fail earlier anyway
+        body.set(junk.subarray(0, body.length - offset), offset);
+        const forged = new Uint8Array(body.length + 32);
+        forged.set(body);
+        forged.set(Buffer.from(sha256Hex(body), 'hex'), body.length);
+        try {
+          const d = decodeCheckpoint(forged);
+          expect(encodeCheckpoint({ state: d.state, parent: d.parent }).bytes).toEqual(forged);
+        } catch (e) {
+          expect(e).toBeInstanceOf(CheckpointError);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('names the failure: magic, version, hash, id', () => {
     fc.assert(
       fc.property(state, (s) => {

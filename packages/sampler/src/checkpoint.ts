@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
 import type { RngState } from './rng.js';
 import { type ImageSlot, type ModelSpec, type SamplerParams, type SamplerState, latentSize, validateParams } from './state.js';
 
@@ -51,6 +52,9 @@ export interface EncodedCheckpoint {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** Latents are copied as raw bytes on little-endian hosts, so every float32 bit pattern (NaN payloads, −0) round-trips. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 class Writer {
   private buf = new Uint8Array(1024);
@@ -95,6 +99,7 @@ class Writer {
     this.length += b.length;
   }
   f32s(a: Float32Array) {
+    if (LITTLE_ENDIAN) return this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     this.need(4 * a.length);
     for (let i = 0; i < a.length; i++) this.view.setFloat32(this.length + 4 * i, a[i]!, true);
     this.length += 4 * a.length;
@@ -149,12 +154,18 @@ class Reader {
   }
   f32s(n: number, what: string) {
     const at = this.take(4 * n, what);
+    if (LITTLE_ENDIAN) return new Float32Array(this.buf.slice(at, at + 4 * n).buffer);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.view.getFloat32(at + 4 * i, true);
     return out;
   }
   str(what: string) {
-    return Buffer.from(this.bytes(this.u16(what), what)).toString('utf8');
+    const b = this.bytes(this.u16(what), what);
+    try {
+      return utf8.decode(b);
+    } catch {
+      throw new CheckpointError('invalid', `${what} is not valid UTF-8 (${b.length} bytes)`);
+    }
   }
   hex(what: string) {
     return Buffer.from(this.bytes(32, what)).toString('hex');
@@ -238,6 +249,7 @@ export function decodeCheckpoint(bytes: Uint8Array, expectedId?: string): Checkp
   if (flags !== 0) throw new CheckpointError('invalid', `checkpoint flags ${flags}, expected 0`);
   const hasParent = r.u8('parent flag');
   const parentHex = r.hex('parent');
+  if (hasParent === 0 && parentHex !== '0'.repeat(64)) throw new CheckpointError('invalid', `checkpoint has no parent but parent bytes ${parentHex}`);
   const name = r.str('model name');
   const sha = r.hex('model sha256');
   const [vocabSize, bos, sep, image] = [r.u32('vocabSize'), r.u32('bos'), r.u32('sep'), r.u32('image')];
