@@ -22,6 +22,7 @@ describe('checkpoint codec', () => {
       fc.property(state, parent, (s, p) => {
         const enc = encodeCheckpoint({ state: s, parent: p });
         const dec = decodeCheckpoint(enc.bytes, enc.id);
+        expect(decodeCheckpoint(Buffer.from(enc.bytes)).state).toEqual(s); // a Node Buffer, as read from disk
         expect(dec.id).toBe(enc.id);
         expect(dec.parent).toBe(p);
         expect(dec.state).toEqual(s);

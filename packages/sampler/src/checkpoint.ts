@@ -154,7 +154,7 @@ class Reader {
   }
   f32s(n: number, what: string) {
     const at = this.take(4 * n, what);
-    if (LITTLE_ENDIAN) return new Float32Array(this.buf.slice(at, at + 4 * n).buffer);
+    if (LITTLE_ENDIAN) return new Float32Array(new Uint8Array(this.buf.subarray(at, at + 4 * n)).buffer); // a copy (a Buffer's slice is a view)
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.view.getFloat32(at + 4 * i, true);
     return out;
