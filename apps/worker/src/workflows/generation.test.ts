@@ -137,8 +137,12 @@ describe('generation workflow', () => {
       const mid = await status(handle);
       expect(mid.state).toBe('running');
       expect(mid.tText).toBeCloseTo(mid.step / 200, 10);
+      const callsAtCancel = engine.advanceCalls;
       await handle.cancel();
       const error: unknown = await handle.result().catch((e: unknown) => e);
+      // The step loop stops between steps once the cancel reaches it through a heartbeat
+      // (flushed every 250 ms): with 150 ms steps, the step in flight plus at most two more.
+      expect(engine.advanceCalls - callsAtCancel).toBeLessThanOrEqual(3);
       expect(error).toBeInstanceOf(WorkflowFailedError);
       expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
       const after = await status(handle);
