@@ -4,6 +4,8 @@ import { runGeneration } from '../generate.js';
 import { initState } from '../state.js';
 import { fixturesDir } from '../testing/golden.js';
 import { Tokenizer } from '../tokenizer.js';
+import { pack } from '../batch.js';
+import { loadOnnxModel } from './onnx.js';
 import { ModelRunner } from './runner.js';
 
 let model: LoadedModelConfig;
@@ -43,6 +45,25 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
     // the event loop stayed responsive: timer fired throughout, never stalled for long
     expect(ticks).toBeGreaterThan(10);
     expect(maxGap).toBeLessThan(250);
+  });
+
+  it('keeps the event loop free during a long forward pass, where an in-thread session starves it', async () => {
+    const base = prompt('count from two to five', 1);
+    const big = { ...base, tokens: [...base.tokens, ...Array<number>(30).fill(model.spec.image)], images: Array.from({ length: 30 }, () => ({ latent: new Float32Array(784), t: 0.5 })) };
+    const rows = Array.from({ length: 8 }, () => big);
+    const ticksDuring = async (f: () => Promise<unknown>) => {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      await f();
+      clearInterval(timer);
+      return ticks;
+    };
+    const inThread = await loadOnnxModel(model.onnxPath);
+    const starved = await ticksDuring(() => inThread.run(pack(rows)));
+    await inThread.release();
+    const free = await ticksDuring(() => runner.forward(rows));
+    expect(starved).toBeLessThanOrEqual(2); // the control: this is what the runner must avoid
+    expect(free).toBeGreaterThanOrEqual(10);
   });
 
   it('gives the same result alone and batched with other generations', async () => {
