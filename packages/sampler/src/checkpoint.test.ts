@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint, sha256Hex } from './checkpoint.js';
+import { CheckpointError, checkpointIdOf, decodeCheckpoint, encodeCheckpoint, sha256Hex } from './checkpoint.js';
 import { state } from './testing/arbitraries.js';
 
 const parent = fc.option(fc.stringMatching(/^[0-9a-f]{64}$/), { nil: null });
@@ -28,6 +28,7 @@ describe('checkpoint codec', () => {
         expect(dec.state).toEqual(s);
         expect(encodeCheckpoint({ state: dec.state, parent: p })).toEqual(enc);
         expect(sha256Hex(enc.bytes.subarray(0, enc.bytes.length - 32))).toBe(enc.id);
+        expect(checkpointIdOf(enc.bytes)).toBe(enc.id);
       }),
       { numRuns: 150 },
     );

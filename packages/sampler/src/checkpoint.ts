@@ -310,3 +310,8 @@ export function stateProblem(s: SamplerState): string | undefined {
   if (badT >= 0) return `image ${badT} clock ${s.images[badT]?.t} not in [0, 1]`;
   return undefined;
 }
+
+/** A checkpoint blob's id for content-addressed stores (`LocalBlobStore`/`S3BlobStore` `idOf`): SHA-256 of its body. */
+export function checkpointIdOf(bytes: Uint8Array): string {
+  return decodeCheckpoint(bytes).id;
+}
