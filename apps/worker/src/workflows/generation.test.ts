@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { pino } from 'pino';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CPU_TASK_QUEUE,
@@ -19,7 +18,8 @@ import {
 } from '@oneflow/contracts';
 import { LocalBlobStore } from '@oneflow/store';
 import { CounterEngine } from '../testing/counter-engine.js';
-import { createWorkers, workflowsPath, type WorkerSet } from '../worker.js';
+import { startInProcessWorker, type InProcessWorker } from '../testing/in-process-worker.js';
+import { workflowsPath } from '../worker.js';
 import { HISTORIES_DIR } from '../testing/histories.js';
 
 // The generation workflow on the real dev server with a real worker; the model side is our
@@ -27,25 +27,15 @@ import { HISTORIES_DIR } from '../testing/histories.js';
 const NAMESPACE = 'test-generation';
 const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-generation-'));
 const engine = new CounterEngine(new LocalBlobStore(dir));
-let nativeConnection: NativeConnection;
-let connection: Connection;
+let worker: InProcessWorker;
 let client: Client;
-let workers: WorkerSet;
-let running: Promise<void>;
 
 beforeAll(async () => {
-  const address = inject('temporalAddress');
-  nativeConnection = await NativeConnection.connect({ address });
-  workers = await createWorkers({ connection: nativeConnection, namespace: NAMESPACE, logger: pino({ level: 'silent' }), engine });
-  running = workers.run();
-  connection = await Connection.connect({ address });
-  client = new Client({ connection, namespace: NAMESPACE });
+  worker = await startInProcessWorker({ address: inject('temporalAddress'), namespace: NAMESPACE, engine });
+  client = worker.client;
 });
 afterAll(async () => {
-  workers.shutdown();
-  await running;
-  await nativeConnection.close();
-  await connection.close();
+  await worker.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,35 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, WORKFLOWS, type SmokeResult } from '@oneflow/contracts';
-import { createWorkers, type WorkerSet } from '../worker.js';
+import { startInProcessWorker, type InProcessWorker } from '../testing/in-process-worker.js';
 
 // A real worker (both task queues) against the real Temporal dev server the test run started.
 describe('smoke workflow on the real dev server', () => {
-  let nativeConnection: NativeConnection;
-  let connection: Connection;
+  let worker: InProcessWorker;
   let client: Client;
-  let workers: WorkerSet;
-  let running: Promise<void>;
 
   beforeAll(async () => {
-    const address = inject('temporalAddress');
-    nativeConnection = await NativeConnection.connect({ address });
-    workers = await createWorkers({ connection: nativeConnection, namespace: 'test-smoke', logger: pino({ level: 'silent' }) });
-    running = workers.run();
-    connection = await Connection.connect({ address });
-    client = new Client({ connection, namespace: 'test-smoke' });
+    worker = await startInProcessWorker({ address: inject('temporalAddress'), namespace: 'test-smoke' });
+    client = worker.client;
   });
-
-  afterAll(async () => {
-    workers.shutdown();
-    await running;
-    await nativeConnection.close();
-    await connection.close();
-  });
+  afterAll(() => worker.stop());
 
   it('runs the workflow on oneflow-cpu and its activity on oneflow-gpu', async () => {
     const result = (await client.workflow.execute(WORKFLOWS.smoke, {
