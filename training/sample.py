@@ -302,7 +302,7 @@ class TorchRunner:
 
 
 def run_many(states: List[State], runner: Callable, prm: SamplerParams, draws: List[Draws],
-             max_batch: int = 128, max_iters: int = 10_000) -> List[State]:
+             max_batch: int = 64, max_iters: int = 10_000) -> List[State]:
     """Advance every state until done. Each generation has its own draw stream; forward passes of
     different generations (and cond/uncond) are batched together, which does not change results
     beyond float rounding of the batched forward."""
@@ -312,12 +312,13 @@ def run_many(states: List[State], runner: Callable, prm: SamplerParams, draws: L
         live = [i for i, s in enumerate(states) if not s.done]
         if not live:
             break
+        # similar image counts / lengths share a forward pass: padding to the batch's M costs conv time
+        live.sort(key=lambda i: (len(states[i].images), len(states[i].tokens)))
         for c in range(0, len(live), max_batch):
             idx = live[c:c + max_batch]
             batch = [states[i] for i in idx]
             if guided:
                 batch = batch + [unconditional(states[i]) for i in idx]
-            # group by sizes to keep padding small
             outs = unpack(runner(pack(batch)), batch)
             for k, i in enumerate(idx):
                 states[i] = step(states[i], outs[k], outs[len(idx) + k] if guided else None, prm, draws[i])
