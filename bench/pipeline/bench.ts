@@ -7,18 +7,16 @@
  *
  *   node --import tsx bench/pipeline/bench.ts [--model DIR] [--steps 64] [--k 1,4,16,64] [--out FILE]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationWorkflowInput } from '@oneflow/contracts';
-import { freePort, REPO_ROOT, startTemporalDev, stopTemporalDev } from '@oneflow/devstack';
+import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev } from '@oneflow/devstack';
 import { initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
 
 const TARGET_RATIO = 1.15;
@@ -55,25 +53,6 @@ async function inProcess(): Promise<{ ms: number; steps: number; text: string }>
   }
 }
 
-async function startWorker(address: string, dataDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: address, ONEFLOW_DATA_DIR: dataDir, ONEFLOW_MODELS: modelDir, SDK_LOG_LEVEL: 'ERROR' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onLine = (line: string) => {
-      out += `${line}\n`;
-      if (line.includes('"worker ready"')) resolve();
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}):\n${out}`)));
-  });
-  return child;
-}
-
 async function main(): Promise<void> {
   log(`model ${modelDir}, ${steps} steps, k ∈ {${ks.join(', ')}}`);
   const reference = await inProcess();
@@ -81,7 +60,7 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-bench-pipeline-'));
   const server = await startTemporalDev({ dataDir: dir, port: await freePort(), uiPort: null, persist: false });
-  const worker = await startWorker(server.address, dir).catch(async (e: unknown) => {
+  const worker = await startWorkerProcess({ address: server.address, namespace: 'default', dataDir: dir, models: [modelDir] }).catch(async (e: unknown) => {
     await stopTemporalDev(dir);
     throw e;
   });
@@ -131,7 +110,7 @@ async function main(): Promise<void> {
     await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${values.out}`);
   } finally {
-    worker.kill('SIGTERM');
+    await worker.stop();
     await connection.close();
     await stopTemporalDev(dir);
     rmSync(dir, { recursive: true, force: true });

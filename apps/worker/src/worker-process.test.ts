@@ -1,14 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationStatus, type GenerationWorkflowInput } from '@oneflow/contracts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort, REPO_ROOT, startLocalS3, startTemporalDev, stopTemporalDev } from '@oneflow/devstack';
+import { freePort, REPO_ROOT, startLocalS3, startTemporalDev, startWorkerProcess, stopTemporalDev, type WorkerProcess } from '@oneflow/devstack';
 import { S3BlobStore } from '@oneflow/store';
 import { checkpointIdOf } from './sampler-engine.js';
 import { decodeCheckpoint, encodeCheckpoint } from '@oneflow/sampler';
@@ -22,56 +21,12 @@ const request: GenerationRequest = { model: 'tiny-model', prompt: 'draw a seven'
 
 let connection: Connection;
 let client: Client;
-const children = new Set<ChildProcess>();
+const workers = new Set<WorkerProcess>();
 
-/** The fields of the worker's "worker ready" log line. */
-interface Ready {
-  metrics: string | null;
-  store: string;
-  models: string[];
-  activitySlots: number;
-}
-const readyOf = new WeakMap<ChildProcess, Ready>();
-const logOf = new WeakMap<ChildProcess, () => string>();
-
-/** Starts `apps/worker/src/main.ts` as its own process; resolves once it logged "worker ready". */
-async function startWorker(address: string = inject('temporalAddress'), namespace = NAMESPACE, extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: address,
-      TEMPORAL_NAMESPACE: namespace,
-      ONEFLOW_DATA_DIR: dataDir,
-      ONEFLOW_MODELS: MODEL_DIR,
-      SDK_LOG_LEVEL: 'ERROR',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let log = '';
-  logOf.set(child, () => log);
-  await new Promise<void>((resolve, reject) => {
-    const onLine = (line: string) => {
-      log += `${line}\n`;
-      if (line.includes('"worker ready"')) {
-        readyOf.set(child, JSON.parse(line) as Ready);
-        resolve();
-      }
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}) before it was ready:\n${log}`)));
-  });
-  return child;
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
+async function startWorker(address: string = inject('temporalAddress'), namespace = NAMESPACE, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+  const worker = await startWorkerProcess({ address, namespace, dataDir, models: [MODEL_DIR], env });
+  workers.add(worker);
+  return worker;
 }
 
 /** The final state's encoding without its parent link: equal bytes ⇔ bit-identical generations. */
@@ -101,7 +56,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await Promise.all([...workers].map((w) => w.kill9()));
   await connection.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -132,7 +87,7 @@ describe('worker process', () => {
       expect(result.final.text).toBe(reference.text);
       expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
     } finally {
-      await kill9(worker);
+      await worker.kill9();
     }
   }, 120_000);
 
@@ -165,7 +120,7 @@ describe('worker process', () => {
         expect(Buffer.from(after.images[j]!.latent.buffer).equals(Buffer.from(before.images[j]!.latent.buffer))).toBe(true);
       }
     } finally {
-      await kill9(worker);
+      await worker.kill9();
     }
   }, 120_000);
 
@@ -180,11 +135,11 @@ describe('worker process', () => {
         if (Date.now() > deadline) throw new Error(`generation did not reach step ${step}`);
         await new Promise((r) => setTimeout(r, 25));
       }
-      await kill9(worker);
+      await worker.kill9();
       worker = await startWorker();
     }
     const result = (await handle.result()) as GenerationResult;
-    await kill9(worker);
+    await worker.kill9();
     expect(result.final.step).toBe(reference.steps);
     expect(result.final.text).toBe(reference.text);
     expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
@@ -207,7 +162,7 @@ describe('worker process', () => {
       expect(result.final.step).toBe(reference.steps);
       expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);
     } finally {
-      await kill9(worker);
+      await worker.kill9();
       await conn.close();
       await stopTemporalDev(serverDir);
       rmSync(serverDir, { recursive: true, force: true });
@@ -228,7 +183,7 @@ describe('worker process', () => {
     try {
       await raw.send(new CreateBucketCommand({ Bucket: 'oneflow-ckpt' }));
       const first = await startWorker(undefined, undefined, s3Env);
-      const ready = readyOf.get(first)!;
+      const { ready } = first;
       expect(ready.store).toBe('s3://oneflow-ckpt/checkpoints/');
       expect(ready.models).toEqual(['tiny-model']);
       const handle = await startGeneration();
@@ -243,15 +198,13 @@ describe('worker process', () => {
       expect(value('oneflow_activity_queue_wait_seconds_count')).toBeGreaterThanOrEqual(1);
 
       const t0 = Date.now();
-      const exited = new Promise<number | null>((resolve) => first.once('exit', resolve));
-      first.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await first.stop()).toBe(0);
       expect(Date.now() - t0).toBeLessThan(15_000);
-      expect(logOf.get(first)!()).toContain('"worker stopped"');
+      expect(first.log()).toContain('"worker stopped"');
 
       const second = await startWorker(undefined, undefined, s3Env);
       const result = (await handle.result()) as GenerationResult;
-      await kill9(second);
+      await second.kill9();
       const { state } = decodeCheckpoint(await store.get(result.final.checkpointId), result.final.checkpointId);
       expect(encodeCheckpoint({ state, parent: null }).id).toBe(reference.stateId);
     } finally {

@@ -2,3 +2,4 @@ export * from './paths.js';
 export * from './temporal.js';
 export * from './ports.js';
 export * from './s3.js';
+export * from './worker-process.js';

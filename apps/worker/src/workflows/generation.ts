@@ -31,7 +31,8 @@ const retry = { initialInterval: '1 second', maximumInterval: '20 seconds', nonR
 
 const { startGeneration } = proxyActivities<Activities>({
   taskQueue: GPU_TASK_QUEUE,
-  startToCloseTimeout: '5 minutes',
+  // A root checkpoint takes milliseconds; a worker that died while making it is retried soon.
+  startToCloseTimeout: '10 seconds',
   retry,
 });
 
