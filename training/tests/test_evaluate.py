@@ -1,0 +1,48 @@
+"""Evaluator helpers: how generated words are mapped to classes, and the PNG writer."""
+import zlib
+
+import numpy as np
+import torch
+
+from training.data import STOI, VOCAB
+from training.evaluate import class_before, words_to_class, write_grid
+from training.model import ModelConfig, OneFlowNet
+from training.sample import Draws, SamplerParams, TorchRunner, initial_state, run_many
+
+
+def test_words_to_class():
+    assert words_to_class("it is a seven".split()) == 7
+    assert words_to_class("it is an ankle boot".split()) == 19
+    assert words_to_class("a t-shirt , a piece of clothing".split()) == 10
+    assert words_to_class("it is a".split()) is None
+
+
+def test_class_before_image():
+    w = "a coat <image> an ankle boot <image> two <image> <image>".split()
+    assert class_before(w, 2) == 14 and class_before(w, 6) == 19 and class_before(w, 8) == 2
+    assert class_before(w, 9) is None
+
+
+def test_png_grid(tmp_path):
+    p = tmp_path / "g.png"
+    write_grid(p, [[np.zeros((1, 28, 28), np.float32)], [np.ones((1, 28, 28), np.float32)] * 2], scale=1)
+    b = p.read_bytes()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+    assert (w, h) == (62, 62)
+    idat = b[b.index(b"IDAT") + 4:b.index(b"IEND") - 8]
+    assert len(zlib.decompress(idat)) == h * (w + 1)
+
+
+def test_guided_sampling_end_to_end_with_tiny_model():
+    torch.manual_seed(0)
+    m = OneFlowNet(ModelConfig(vocab_size=len(VOCAB), d_model=32, n_layers=1, n_heads=2, d_ff=64, chans=(8, 16)))
+    prm = SamplerParams(steps=4, w=2.0, temperature=0.7)
+    states = [initial_state("draw a seven".split()), initial_state("count from two to four".split())]
+    out = run_many(states, TorchRunner(m), prm, [Draws(1), Draws(2)])
+    for s in out:
+        assert s.done and s.t_text == 1.0 and all(im.t == 1.0 for im in s.images)
+        assert sum(t == STOI["<image>"] for t in s.tokens) == len(s.images)
+        assert len(s.tokens) <= prm.max_len
+    again = run_many([initial_state("draw a seven".split())], TorchRunner(m), prm, [Draws(1)])
+    assert again[0].tokens == out[0].tokens  # same draws -> same generation
