@@ -173,4 +173,4 @@ export const MAX_BATCH_ITEMS = 500;
  * time through Temporal stayed within 1.15× of the in-process loop in bench/results/pipeline.json
  * (`node --import tsx bench/pipeline/bench.ts`). A checkpoint is still written after every step.
  */
-export const DEFAULT_STEPS_PER_ACTIVITY = 16;
+export const DEFAULT_STEPS_PER_ACTIVITY = 32;
