@@ -1,4 +1,8 @@
-import type { CreateHTTPContextOptions } from '@trpc/server/adapters/standalone';
+import type { IncomingMessage } from 'node:http';
+import type { Client } from '@temporalio/client';
+import type { KeyRing, Principal, RateLimiter } from './auth.js';
+import type { CheckpointReader } from './checkpoints.js';
+import type { ModelCatalog } from './models.js';
 
 /** What the API needs from Temporal; an interface so procedure tests can pass their own. */
 export interface TemporalGateway {
@@ -6,6 +10,19 @@ export interface TemporalGateway {
   readonly namespace: string;
   /** True when the front end answers within a short timeout. */
   ping(): Promise<boolean>;
+  /** A client of the namespace (connects on first use). */
+  client(): Promise<Client>;
+}
+
+/** Everything the job procedures use besides Temporal. */
+export interface JobDeps {
+  /** Reads the worker's checkpoint store. */
+  checkpoints: CheckpointReader;
+  models: ModelCatalog;
+  stepsPerActivity: number;
+  /** How often `watch` looks at a generation. */
+  watchIntervalMs: number;
+  limiter: RateLimiter;
 }
 
 /** The transport-free part of the context: `appRouter.createCaller(inner)` in tests. */
@@ -13,12 +30,15 @@ export interface InnerContext {
   temporal: TemporalGateway;
   version: string;
   startedAt: number;
+  /** Absent in a health-only server. */
+  jobs?: JobDeps;
+  /** Null when the request carries no valid key (authed procedures answer UNAUTHORIZED). */
+  principal?: (Principal & { ratePerMinute?: number }) | null;
 }
 
-export interface Context extends InnerContext {
-  req: CreateHTTPContextOptions['req'];
-}
+export type Context = InnerContext;
 
-export function createContextFactory(inner: InnerContext) {
-  return ({ req }: CreateHTTPContextOptions): Context => ({ ...inner, req });
+/** The HTTP part: the principal comes from the `Authorization: Bearer <key>` header. */
+export function createContextFactory(inner: InnerContext, keys: KeyRing) {
+  return ({ req }: { req: IncomingMessage }): Context => ({ ...inner, principal: keys.authenticate(req.headers.authorization) });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_NAMESPACE } from '@oneflow/contracts';
+import { DEFAULT_NAMESPACE, DEFAULT_STEPS_PER_ACTIVITY } from '@oneflow/contracts';
 
 /** The API's configuration, validated once at boot. */
 export const apiEnvSchema = z.object({
@@ -8,5 +8,16 @@ export const apiEnvSchema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The worker's data dir: checkpoints are read from `<dir>/checkpoints` (same as the worker's). */
+  ONEFLOW_DATA_DIR: z.string().min(1).default('.oneflow'),
+  /** Comma-separated model directories; default: every `models/*` with a config.json (as the worker). */
+  ONEFLOW_MODELS: z.string().optional(),
+  /** API keys `tenant:sha256hex[,tenant:sha256hex…]` (the SHA-256 of each key, never the key). */
+  ONEFLOW_API_KEYS: z.string().optional(),
+  /** A JSON file `[{ "tenant": "...", "sha256": "...", "ratePerMinute"?: n }]`. */
+  ONEFLOW_API_KEYS_FILE: z.string().optional(),
+  /** Requests per key per minute (token bucket; the burst is a tenth of it, at least 10). */
+  API_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  STEPS_PER_ACTIVITY: z.coerce.number().int().min(1).max(1024).default(DEFAULT_STEPS_PER_ACTIVITY),
 });
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

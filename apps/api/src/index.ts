@@ -1,6 +1,12 @@
 export type { AppRouter } from './routers/_app.js';
 export { appRouter } from './routers/_app.js';
-export { createApiServer, type ApiServer } from './server.js';
+export { createApiServer, MAX_BODY_BYTES, type ApiServer } from './server.js';
 export { createTemporalGateway } from './temporal.js';
 export { apiEnvSchema, type ApiEnv } from './env.js';
-export type { InnerContext, TemporalGateway } from './context.js';
+export { createJobDeps } from './deps.js';
+export { hashApiKey, KeyRing, RateLimiter, type ApiKeyEntry, type Principal } from './auth.js';
+export type { InnerContext, JobDeps, TemporalGateway } from './context.js';
+export type { GenerationView, ImageView } from './jobs.js';
+export type { GenerationSummary, LineageNode, WatchEvent } from './routers/generations.js';
+export type { BatchView, BatchViewState } from './routers/batches.js';
+export type { ModelInfo } from './routers/models.js';

@@ -1,18 +1,34 @@
 import { pino } from 'pino';
+import { KeyRing } from './auth.js';
+import { createJobDeps } from './deps.js';
 import { apiEnvSchema } from './env.js';
 import { createApiServer } from './server.js';
 import { createTemporalGateway } from './temporal.js';
 
-const env = apiEnvSchema.parse(process.env);
+const parsed = apiEnvSchema.safeParse(process.env);
+if (!parsed.success) {
+  console.error(`oneflow-api: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  process.exit(2);
+}
+const env = parsed.data;
 const logger = pino({ name: 'oneflow-api', level: env.LOG_LEVEL });
+const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE);
+if (keys.open) logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
 const temporal = createTemporalGateway(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
+const jobs = await createJobDeps({
+  dataDir: env.ONEFLOW_DATA_DIR,
+  models: env.ONEFLOW_MODELS,
+  ratePerMinute: env.API_RATE_PER_MINUTE,
+  stepsPerActivity: env.STEPS_PER_ACTIVITY,
+});
 const api = await createApiServer({
-  inner: { temporal, version: '0.1.0', startedAt: Date.now() },
+  inner: { temporal, version: '0.1.0', startedAt: Date.now(), jobs },
   host: env.API_HOST,
   port: env.API_PORT,
   logger,
+  keys,
 });
-logger.info({ url: api.url }, 'api listening');
+logger.info({ url: api.url, baseUrl: api.baseUrl, models: jobs.models.list().map((m) => m.config.spec.name), auth: keys.open ? 'open' : 'keys' }, 'api listening');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,38 +1,58 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Logger } from 'pino';
+import { KeyRing } from './auth.js';
 import { createContextFactory, type InnerContext } from './context.js';
+import { handleImage, isImageRoute } from './images.js';
 import { appRouter } from './routers/_app.js';
 
 export interface ApiServer {
   /** Base URL of the tRPC endpoint, e.g. http://127.0.0.1:3000/trpc */
   url: string;
+  /** Base URL of the server (PNG routes live under it), e.g. http://127.0.0.1:3000 */
+  baseUrl: string;
   close(): Promise<void>;
 }
 
-/** Serves the tRPC router over plain HTTP under `/trpc`. */
-export async function createApiServer(options: {
-  inner: InnerContext;
-  host: string;
-  port: number;
-  logger: Logger;
-}): Promise<ApiServer> {
-  const server = createHTTPServer({
+/** Request bodies larger than this are refused (8 input images of 400 kB base64 fit). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Serves the tRPC router under `/trpc` (SSE subscriptions included) and the PNG routes, over plain HTTP. */
+export async function createApiServer(options: { inner: InnerContext; host: string; port: number; logger: Logger; keys?: KeyRing }): Promise<ApiServer> {
+  const keys = options.keys ?? new KeyRing([]);
+  const trpc = createHTTPHandler({
     basePath: '/trpc/',
     router: appRouter,
-    createContext: createContextFactory(options.inner),
+    maxBodySize: MAX_BODY_BYTES,
+    createContext: createContextFactory(options.inner, keys),
     onError({ error, path }) {
       // Only our own faults are logged, and never the raw input.
       if (error.code === 'INTERNAL_SERVER_ERROR') options.logger.error({ path, err: error }, 'procedure failed');
     },
+  });
+  const server = createServer((req, res) => {
+    const pathname = (req.url ?? '/').split('?')[0]!;
+    if (pathname.startsWith('/trpc/')) {
+      trpc(req, res);
+      return;
+    }
+    if (isImageRoute(pathname)) {
+      handleImage(req, res, options.inner, keys).catch((err: unknown) => options.logger.error({ err, path: pathname }, 'image route failed'));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://${options.host}:${port}`;
   return {
-    url: `http://${options.host}:${port}/trpc`,
+    url: `${baseUrl}/trpc`,
+    baseUrl,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -1,4 +1,4 @@
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { TemporalGateway } from './context.js';
 
 /**
@@ -6,25 +6,40 @@ import type { TemporalGateway } from './context.js';
  * `degraded` until it answers.
  */
 export function createTemporalGateway(address: string, namespace: string): TemporalGateway & { close(): Promise<void> } {
-  let connection: Connection | null = null;
+  let connecting: Promise<Connection> | null = null;
+  let client: Client | null = null;
+  const connect = (): Promise<Connection> => {
+    connecting ??= Connection.connect({ address, connectTimeout: '1s' }).catch((error: unknown) => {
+      connecting = null;
+      throw error;
+    });
+    return connecting;
+  };
+  const reset = async (): Promise<void> => {
+    const stale = connecting;
+    connecting = null;
+    client = null;
+    await stale?.then((c) => c.close()).catch(() => undefined);
+  };
   return {
     address,
     namespace,
     async ping() {
       try {
-        connection ??= await Connection.connect({ address, connectTimeout: '1s' });
+        const connection = await connect();
         await connection.workflowService.getSystemInfo({});
         return true;
       } catch {
-        const stale = connection;
-        connection = null;
-        await stale?.close().catch(() => undefined);
+        await reset();
         return false;
       }
     },
-    async close() {
-      await connection?.close();
-      connection = null;
+    async client() {
+      if (client) return client;
+      const connection = await connect();
+      client ??= new Client({ connection, namespace });
+      return client;
     },
+    close: reset,
   };
 }

@@ -37,10 +37,8 @@ export interface LoadedModel {
   readonly runner: StepRunner;
 }
 
-/** The checkpoint format's id: SHA-256 of the body (the blob's last 32 bytes are that hash). */
-export function checkpointIdOf(bytes: Uint8Array): string {
-  return decodeCheckpoint(bytes).id;
-}
+/** The checkpoint format's id (moved to the sampler so the API can read the store too). */
+export { checkpointIdOf } from '@oneflow/sampler';
 
 /**
  * The OneFlow generation engine: sampler states live only as checkpoints in the blob store; a

@@ -1,0 +1,173 @@
+import {
+  decodeCheckpoint,
+  deleteSpan,
+  generated,
+  initState,
+  isDone,
+  latentToPng,
+  pngToLatent,
+  renoiseImage,
+  replacePrompt,
+  withParams,
+  withSeed,
+  type SamplerParams,
+  type SamplerState,
+} from '@oneflow/sampler';
+import type { GenerationRequest, RefineOp, SamplerOverrides } from '@oneflow/contracts';
+import { BlobNotFoundError, type BlobStore } from '@oneflow/store';
+import type { ModelCatalog } from './models.js';
+
+/** What one checkpoint shows a user: progress, text so far, the images' clocks. */
+export interface Snapshot {
+  checkpointId: string;
+  parentId: string | null;
+  model: string;
+  step: number;
+  /** The sampler's step budget (the generation stops at or before it). */
+  steps: number;
+  done: boolean;
+  tText: number;
+  text: string;
+  /** Clock of each generated image, in order (1 = clean). */
+  imageClocks: number[];
+}
+
+/** A request the engine would refuse; the API answers BAD_REQUEST instead of starting a job that fails. */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Reads checkpoints from the worker's store. Checkpoints are immutable and content-addressed, so
+ * decoded states are cached by id.
+ */
+export class CheckpointReader {
+  private readonly cache = new Map<string, { state: SamplerState; parent: string | null }>();
+  constructor(
+    private readonly store: BlobStore,
+    private readonly models: ModelCatalog,
+    private readonly cacheSize = 1024,
+  ) {}
+
+  /** The decoded checkpoint, or null when the store does not have it. Corrupt blobs throw. */
+  async load(id: string): Promise<{ state: SamplerState; parent: string | null } | null> {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.store.get(id);
+    } catch (error) {
+      if (error instanceof BlobNotFoundError) return null;
+      throw error;
+    }
+    const { state, parent } = decodeCheckpoint(bytes, id);
+    const entry = { state, parent };
+    this.cache.set(id, entry);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    return entry;
+  }
+
+  async snapshot(id: string): Promise<Snapshot | null> {
+    const c = await this.load(id);
+    if (!c) return null;
+    const gen = generated(c.state);
+    const tokenizer = this.models.get(c.state.spec.name)?.tokenizer;
+    return {
+      checkpointId: id,
+      parentId: c.parent,
+      model: c.state.spec.name,
+      step: c.state.step,
+      steps: c.state.params.steps,
+      done: isDone(c.state),
+      tText: c.state.tText,
+      text: tokenizer ? tokenizer.decode(gen.tokens) : '',
+      imageClocks: gen.images.map((im) => im.t),
+    };
+  }
+
+  /**
+   * The chain that ends at `headId`, oldest first, down to (and including) the first checkpoint at
+   * or below `floorStep`; one checkpoint per step (the nearest wins where a derive made two).
+   */
+  async chain(headId: string, floorStep: number, limit = 10_000): Promise<Snapshot[]> {
+    const out: Snapshot[] = [];
+    let id: string | null = headId;
+    while (id !== null && out.length < limit) {
+      const s = await this.snapshot(id);
+      if (!s) break;
+      if (out.length === 0 || s.step < out[out.length - 1]!.step) out.push(s);
+      if (s.step <= floorStep) break;
+      id = s.parentId;
+    }
+    return out.reverse();
+  }
+
+  /** The checkpoint at `step` on the chain ending at `headId`, or null. */
+  async ancestorAt(headId: string, step: number): Promise<Snapshot | null> {
+    const chain = await this.chain(headId, step);
+    const first = chain[0];
+    return first && first.step === step ? first : null;
+  }
+
+  /** Generated image `k` of a checkpoint as an 8-bit grayscale PNG; null when there is no such image. */
+  async png(id: string, k: number): Promise<Buffer | null> {
+    const c = await this.load(id);
+    if (!c) return null;
+    const image = generated(c.state).images[k];
+    if (!image) return null;
+    return latentToPng(image.latent, c.state.spec.latentShape);
+  }
+
+  /** Checks a new request the way the engine will (model, vocabulary, images, parameters). */
+  validateRequest(r: GenerationRequest): void {
+    const model = this.models.get(r.model);
+    if (!model) throw new InvalidInputError(`unknown model ${JSON.stringify(r.model)}; models: ${this.models.list().map((m) => m.config.spec.name).join(', ') || 'none'}`);
+    const { spec, defaults } = model.config;
+    const images = (r.images ?? []).map((b64, i) => {
+      try {
+        return pngToLatent(Buffer.from(b64, 'base64'), spec.latentShape);
+      } catch (error) {
+        throw new InvalidInputError(`images.${i}: ${messageOf(error)}`);
+      }
+    });
+    try {
+      const params = {
+        ...defaults,
+        ...(r.steps !== undefined ? { steps: r.steps } : {}),
+        ...(r.guidance !== undefined ? { guidance: r.guidance } : {}),
+        ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+        ...(r.topK !== undefined ? { topK: r.topK } : {}),
+      };
+      initState(model.tokenizer.prompt(r.prompt, images), params, spec, r.seed ?? 0);
+    } catch (error) {
+      throw new InvalidInputError(messageOf(error));
+    }
+  }
+
+  /** Applies a branch's overrides and refinement to a checkpoint without storing anything (the engine's derive, dry). */
+  async validateDerive(checkpointId: string, change: { overrides?: SamplerOverrides; refine?: RefineOp }): Promise<Snapshot> {
+    const c = await this.load(checkpointId);
+    if (!c) throw new InvalidInputError(`checkpoint ${checkpointId} not found`);
+    const model = this.models.get(c.state.spec.name);
+    if (!model) throw new InvalidInputError(`checkpoint ${checkpointId} is of model ${c.state.spec.name}, which this server does not serve`);
+    let state = c.state;
+    try {
+      const { seed, ...rest } = change.overrides ?? {};
+      const params = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<SamplerParams>;
+      if (Object.keys(params).length > 0) state = withParams(state, params);
+      if (seed !== undefined) state = withSeed(state, seed);
+      const op = change.refine;
+      if (op?.op === 'renoiseImage') state = renoiseImage(state, op.image, op.to);
+      else if (op?.op === 'deleteText') state = deleteSpan(state, op.start, op.end, { tText: op.reopenTo });
+      else if (op?.op === 'replacePrompt') state = replacePrompt(state, model.tokenizer.prompt(op.prompt));
+    } catch (error) {
+      throw new InvalidInputError(messageOf(error));
+    }
+    void state; // a dry run: the engine derives (and stores) it again
+    return (await this.snapshot(checkpointId))!;
+  }
+}

@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { checkpointIdOf } from '@oneflow/sampler';
+import { LocalBlobStore, type BlobStore } from '@oneflow/store';
+import { RateLimiter } from './auth.js';
+import { CheckpointReader } from './checkpoints.js';
+import type { JobDeps } from './context.js';
+import { ModelCatalog, modelDirs } from './models.js';
+
+/**
+ * The job API's dependencies: the worker's checkpoint store (`<dataDir>/checkpoints`, or any
+ * store using `checkpointIdOf`), the models' config.json files, limits.
+ */
+export async function createJobDeps(options: {
+  dataDir: string;
+  /** Comma-separated model directories (as `ONEFLOW_MODELS`); default every `models/*`. */
+  models?: string | undefined;
+  store?: BlobStore;
+  ratePerMinute?: number;
+  stepsPerActivity: number;
+  watchIntervalMs?: number;
+}): Promise<JobDeps> {
+  const models = await ModelCatalog.load(modelDirs(options.models));
+  const store = options.store ?? new LocalBlobStore(path.resolve(options.dataDir, 'checkpoints'), { idOf: checkpointIdOf });
+  return {
+    checkpoints: new CheckpointReader(store, models),
+    models,
+    stepsPerActivity: options.stepsPerActivity,
+    watchIntervalMs: options.watchIntervalMs ?? 200,
+    limiter: new RateLimiter(options.ratePerMinute ?? 1200),
+  };
+}

@@ -1,0 +1,206 @@
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { errorCode, type Generation, type ProgressEvent } from './index.js';
+import { startStack, type Stack } from './testing/stack.js';
+
+// The SDK over real HTTP against the real stack: the API, a real worker process with the tiny
+// ONNX model, the shared Temporal dev server (namespace of this file).
+let stack: Stack;
+const request = { model: 'tiny-model', prompt: 'draw a seven', seed: 1234, steps: 24, guidance: 2, temperature: 0.7 } as const;
+
+beforeAll(async () => {
+  stack = await startStack({ address: inject('temporalAddress'), namespace: 'test-api', worker: true });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function collect(it: AsyncIterable<ProgressEvent>): Promise<ProgressEvent[]> {
+  const events: ProgressEvent[] = [];
+  for await (const e of it) events.push(e);
+  return events;
+}
+
+/** Polls `fn` until `ok` holds (visibility is eventually consistent). */
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string | null> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (error) {
+    return errorCode(error);
+  }
+}
+
+describe('generations through the SDK', () => {
+  let done: Generation;
+  let events: ProgressEvent[];
+
+  it('create → watch (every step, in order) → succeeded, with images as PNG', async () => {
+    const { acme } = stack;
+    const created = await acme.generations.create(request);
+    expect(created.id).toMatch(/^gen-/);
+    expect(['queued', 'running']).toContain(created.state);
+    events = await collect(acme.generations.watch(created.id));
+    const last = events.at(-1)!;
+    expect(last.state).toBe('succeeded');
+    const progress = events.filter((e) => e.state === 'running' || e.state === 'succeeded');
+    const steps = [...new Set(progress.map((e) => e.step))];
+    expect(steps).toEqual(Array.from({ length: last.step + 1 }, (_, i) => i));
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    done = await acme.generations.get(created.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.step).toBe(last.step);
+    expect(done.text).toBe(last.text);
+    expect(done.text.length).toBeGreaterThan(0);
+    expect(done.checkpointId).toMatch(/^[0-9a-f]{64}$/);
+    expect(done.images.length).toBe((done.text.match(/<image>/g) ?? []).length);
+    if (done.images.length > 0) {
+      const png = PNG.sync.read(Buffer.from(await acme.generations.fetchImage(done.images[0]!.url)));
+      expect([png.width, png.height]).toEqual([28, 28]);
+      expect(done.images[0]!.clock).toBe(1);
+    }
+  });
+
+  it('resumes a watch exactly after lastEventId (no event lost, none repeated)', async () => {
+    const k = Math.floor(events.length / 2);
+    const rest = await collect(stack.acme.generations.watch(done.id, { lastEventId: events[k]!.id }));
+    expect(rest.map((e) => e.id)).toEqual(events.slice(k + 1).map((e) => e.id));
+    expect(rest.map((e) => e.text)).toEqual(events.slice(k + 1).map((e) => e.text));
+  });
+
+  it('serves per-step previews and answers 404 for a step it never had', async () => {
+    const withImage = events.find((e) => e.images.length > 0);
+    if (!withImage) return;
+    const bytes = await stack.acme.generations.fetchImage(stack.acme.generations.imageUrl(done.id, 0, withImage.step));
+    expect(PNG.sync.read(Buffer.from(bytes)).width).toBe(28);
+    const res = await fetch(stack.acme.generations.imageUrl(done.id, 0, 99_999), { headers: { authorization: 'Bearer sk-acme-0123456789' } });
+    expect(res.status).toBe(404);
+    expect((await fetch(stack.acme.generations.imageUrl(done.id, 0))).status).toBe(401);
+  });
+
+  it('idempotent create: concurrent retries make one generation; another request under the same key is a CONFLICT', async () => {
+    const key = `retry-${Date.now()}`;
+    const results = await Promise.all(Array.from({ length: 5 }, () => stack.acme.generations.create({ ...request, idempotencyKey: key })));
+    expect(new Set(results.map((g) => g.id)).size).toBe(1);
+    expect(await codeOf(stack.acme.generations.create({ ...request, seed: 7, idempotencyKey: key }))).toBe('CONFLICT');
+    // The same key is another tenant's own namespace of keys.
+    const other = await stack.umbrella.generations.create({ ...request, idempotencyKey: key });
+    expect(other.id).not.toBe(results[0]!.id);
+    await Promise.all([stack.acme.generations.wait(results[0]!.id), stack.umbrella.generations.wait(other.id)]);
+  });
+
+  it('branches from a step with overrides; lineage shows the tree with the branch point', async () => {
+    const branched = await stack.acme.generations.branch({ from: { generationId: done.id, step: 10 }, overrides: { seed: 99 } });
+    expect(branched.parentId).toBe(done.id);
+    const finished = await stack.acme.generations.wait(branched.id, { timeoutMs: 30_000 });
+    expect(finished.state).toBe('succeeded');
+    const refined = await stack.acme.generations.refine({ from: { generationId: done.id }, op: { op: 'replacePrompt', prompt: 'count from two to five' } });
+    expect((await stack.acme.generations.wait(refined.id, { timeoutMs: 30_000 })).state).toBe('succeeded');
+    const lineage = await eventually(
+      () => stack.acme.generations.lineage(branched.id),
+      (l) => l.nodes.length >= 3,
+    );
+    expect(lineage.rootId).toBe(done.id);
+    const node = lineage.nodes.find((n) => n.id === branched.id)!;
+    expect(node.parentId).toBe(done.id);
+    expect(node.branchedFrom?.step).toBe(10);
+    expect(lineage.nodes.map((n) => n.id)).toContain(refined.id);
+    expect(await codeOf(stack.acme.generations.branch({ from: { generationId: done.id, step: 9999 } }))).toBe('PRECONDITION_FAILED');
+    expect(await codeOf(stack.acme.generations.refine({ from: { generationId: done.id }, op: { op: 'renoiseImage', image: 200, to: 0.5 } }))).toBe('BAD_REQUEST');
+  });
+
+  it('cancels (the newest checkpoint is kept) and resumes to the end', async () => {
+    const g = await stack.acme.generations.create({ ...request, steps: 80, seed: 5 });
+    await eventually(
+      () => stack.acme.generations.get(g.id),
+      (v) => v.step >= 2,
+    );
+    const canceling = await stack.acme.generations.cancel(g.id);
+    expect(canceling.id).toBe(g.id);
+    const canceled = await stack.acme.generations.wait(g.id, { timeoutMs: 20_000 });
+    expect(canceled.state).toBe('canceled');
+    expect(canceled.step).toBeGreaterThanOrEqual(2);
+    expect(await codeOf(stack.acme.generations.cancel(g.id))).toBe('PRECONDITION_FAILED');
+    const resumed = await stack.acme.generations.resume(g.id);
+    expect(resumed.step).toBeGreaterThanOrEqual(canceled.step);
+    const events = await collect(stack.acme.generations.watch(g.id, { lastEventId: `${canceled.step}.canceled` }));
+    expect(events[0]!.step).toBeGreaterThanOrEqual(canceled.step);
+    const final = events.at(-1)!;
+    expect(final.state).toBe('succeeded');
+    const steps = events.filter((e) => e.step > canceled.step).map((e) => e.step);
+    expect(steps).toEqual(Array.from({ length: steps.length }, (_, i) => canceled.step + 1 + i));
+    expect(await codeOf(stack.acme.generations.resume(g.id))).toBe('PRECONDITION_FAILED');
+  }, 60_000);
+
+  it('runs a batch; its items are generations of the tenant, listed by batch', async () => {
+    const batch = await stack.acme.batches.create({
+      items: [request, { ...request, seed: 1 }, { ...request, prompt: 'count from two to five', seed: 2 }],
+      concurrency: 2,
+    });
+    expect(batch.items).toHaveLength(3);
+    const finished = await stack.acme.batches.wait(batch.id, { timeoutMs: 40_000 });
+    expect(finished.state).toBe('succeeded');
+    expect(finished.counts.succeeded).toBe(3);
+    const item = await stack.acme.generations.get(finished.items[0]!.id);
+    expect(item.state).toBe('succeeded');
+    expect(item.batchId).toBe(batch.id);
+    const listed = await eventually(
+      () => stack.acme.generations.list({ batchId: batch.id }),
+      (p) => p.items.length === 3,
+    );
+    expect(listed.items.map((i) => i.id).sort()).toEqual(finished.items.map((i) => i.id).sort());
+    const batches = await eventually(
+      () => stack.acme.batches.list({ state: 'succeeded' }),
+      (p) => p.items.some((b) => b.id === batch.id),
+    );
+    expect(batches.items.map((b) => b.id)).toContain(batch.id);
+    expect(await codeOf(stack.umbrella.batches.get(batch.id))).toBe('NOT_FOUND');
+  }, 60_000);
+
+  it('pages through the list with cursors and filters by state', async () => {
+    const first = await eventually(
+      () => stack.acme.generations.list({ limit: 2, state: 'succeeded' }),
+      (p) => p.nextCursor !== null,
+    );
+    expect(first.items).toHaveLength(2);
+    expect(first.items.every((i) => i.state === 'succeeded')).toBe(true);
+    const second = await stack.acme.generations.list({ limit: 2, state: 'succeeded', cursor: first.nextCursor! });
+    expect(second.items.length).toBeGreaterThan(0);
+    expect(second.items.map((i) => i.id)).not.toContain(first.items[0]!.id);
+    expect(await codeOf(stack.acme.generations.list({ cursor: 'bm90LWEtdG9rZW4' }))).toBe('BAD_REQUEST');
+    const forged = Buffer.from(JSON.stringify({ RunID: 5, StartTime: 'yesterday' })).toString('base64url');
+    expect(await codeOf(stack.acme.generations.list({ cursor: forged }))).toBe('BAD_REQUEST');
+  });
+
+  it('isolates tenants: another tenant sees NOT_FOUND everywhere', async () => {
+    const u = stack.umbrella;
+    expect(await codeOf(u.generations.get(done.id))).toBe('NOT_FOUND');
+    expect(await codeOf(u.generations.cancel(done.id))).toBe('NOT_FOUND');
+    expect(await codeOf(u.generations.resume(done.id))).toBe('NOT_FOUND');
+    expect(await codeOf(u.generations.branch({ from: { generationId: done.id, step: 3 } }))).toBe('NOT_FOUND');
+    expect(await codeOf(u.generations.refine({ from: { generationId: done.id }, op: { op: 'replacePrompt', prompt: 'draw a seven' } }))).toBe('NOT_FOUND');
+    expect(await codeOf(u.generations.lineage(done.id))).toBe('NOT_FOUND');
+    expect(await codeOf(collect(u.generations.watch(done.id)))).toBe('NOT_FOUND');
+    const img = await fetch(u.generations.imageUrl(done.id, 0), { headers: { authorization: 'Bearer sk-umbrella-9876543210' } });
+    expect(img.status).toBe(404);
+    const theirs = await u.generations.list({ limit: 100 });
+    expect(theirs.items.map((i) => i.id)).not.toContain(done.id);
+    expect(await codeOf(stack.anonymous.generations.get(done.id))).toBe('UNAUTHORIZED');
+  });
+
+  it('lists the models from their config.json', async () => {
+    const models = await stack.acme.models.list();
+    expect(models.map((m) => m.name)).toEqual(['tiny-model']);
+    expect(models[0]!.latentShape).toEqual([1, 28, 28]);
+    expect(models[0]!.vocabulary).toContain('seven');
+  });
+});
