@@ -20,8 +20,16 @@ export const workerEnvSchema = z.object({
   /** Model worker threads (each holds a session) and rows per forward pass. */
   MODEL_THREADS: z.coerce.number().int().min(1).max(64).default(1),
   MODEL_MAX_BATCH: z.coerce.number().int().min(1).max(1024).default(16),
+  /** onnxruntime execution provider for every model (default: config.json `execution_provider`, else cpu). */
+  MODEL_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).optional(),
   /** Concurrent `advance` activities; default: enough to fill the micro-batches. */
   ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1024).optional(),
+  /** Task queues this process serves: `cpu` (workflows), `gpu` (model steps), or both. */
+  WORKER_QUEUES: z
+    .string()
+    .default('cpu,gpu')
+    .transform((v) => v.split(',').map((q) => q.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['cpu', 'gpu'])).min(1)),
   /** Prometheus metrics on http://127.0.0.1:<port>/metrics; 0 = an OS-chosen port. Unset = off. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),

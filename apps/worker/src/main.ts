@@ -40,13 +40,18 @@ function checkpointStore(e: WorkerEnv): BlobStore {
 }
 
 const metrics = new WorkerMetrics();
-const dirs = modelDirs(env);
+const servesModels = env.WORKER_QUEUES.includes('gpu');
+const dirs = servesModels ? modelDirs(env) : [];
 // Each model is loaded once per process: its sessions live in the runner's worker threads.
-const models = await loadModels(dirs, { threads: env.MODEL_THREADS, maxBatch: env.MODEL_MAX_BATCH });
+const models = await loadModels(dirs, {
+  threads: env.MODEL_THREADS,
+  maxBatch: env.MODEL_MAX_BATCH,
+  ...(env.MODEL_EXECUTION_PROVIDER ? { executionProvider: env.MODEL_EXECUTION_PROVIDER } : {}),
+});
 for (const [name, m] of models) metrics.watchRunner(name, m.runner);
 const store = checkpointStore(env);
 const engine = models.size > 0 ? new SamplerEngine(models, store) : undefined;
-if (!engine) logger.warn({ dirs }, 'no model found: this worker serves the smoke workflow only');
+if (servesModels && !engine) logger.warn({ dirs }, 'no model found: this worker serves the smoke workflow only');
 // Enough concurrent steps to fill the micro-batches (a guided step sends two rows).
 const slots = env.ACTIVITY_SLOTS ?? Math.max(1, Math.floor((env.MODEL_THREADS * env.MODEL_MAX_BATCH) / 2));
 
@@ -58,6 +63,7 @@ const workers = await createWorkers({
   logger,
   metrics,
   maxConcurrentActivities: slots,
+  queues: env.WORKER_QUEUES,
   ...(engine ? { engine } : {}),
 });
 logger.info(
@@ -67,6 +73,7 @@ logger.info(
     models: [...models.keys()],
     store: store.location,
     activitySlots: slots,
+    queues: env.WORKER_QUEUES,
     metrics: metricsServer?.url ?? null,
   },
   'worker ready',

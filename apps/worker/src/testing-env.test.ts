@@ -17,8 +17,10 @@ describe('@temporalio/testing', () => {
         namespace: env.namespace ?? 'default',
         logger: pino({ level: 'silent' }),
       });
-      const result = await workers.cpu.runUntil(
-        workers.gpu.runUntil(
+      const { cpu, gpu } = workers;
+      if (!cpu || !gpu) throw new Error('both task queues are served by default');
+      const result = await cpu.runUntil(
+        gpu.runUntil(
           env.client.workflow.execute(WORKFLOWS.smoke, {
             taskQueue: CPU_TASK_QUEUE,
             workflowId: `smoke-${randomUUID()}`,

@@ -10,17 +10,22 @@ const require = createRequire(import.meta.url);
 /** Entry of the workflow bundle; Temporal bundles it into its deterministic sandbox. */
 export const workflowsPath = require.resolve('./workflows/index.ts');
 
+export type QueueRole = 'cpu' | 'gpu';
+
 export interface WorkerSet {
-  /** Workflows and light activities: `oneflow-cpu`. */
-  cpu: Worker;
+  /** Workflows: `oneflow-cpu` (absent when this process does not serve it). */
+  cpu: Worker | undefined;
   /** Model steps: `oneflow-gpu`. */
-  gpu: Worker;
-  /** Runs both until `shutdown()` (or a shutdown signal), then resolves. */
+  gpu: Worker | undefined;
+  /** Runs the workers until `shutdown()` (or a shutdown signal), then resolves. */
   run(): Promise<void>;
   shutdown(): void;
 }
 
-/** One process serves both task queues; at scale, GPU workers run only the `gpu` half. */
+/**
+ * The task-queue workers of one process. The embedded default serves both queues; at scale, GPU
+ * workers serve only `gpu` (and scale with its backlog) while small CPU workers run the workflows.
+ */
 export async function createWorkers(options: {
   connection: NativeConnection;
   namespace: string;
@@ -29,38 +34,47 @@ export async function createWorkers(options: {
   metrics?: WorkerMetrics;
   /** Concurrent `advance` activities on this worker (model steps in flight). */
   maxConcurrentActivities?: number;
+  /** Which task queues this process serves (default both). */
+  queues?: readonly QueueRole[];
 }): Promise<WorkerSet> {
+  const queues = new Set(options.queues ?? ['cpu', 'gpu']);
+  if (queues.size === 0) throw new RangeError('a worker must serve at least one task queue (cpu, gpu)');
   const activities = createActivities({
     logger: options.logger,
     ...(options.engine ? { engine: options.metrics ? options.metrics.instrument(options.engine) : options.engine } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const [cpu, gpu] = await Promise.all([
-    Worker.create({
-      connection: options.connection,
-      namespace: options.namespace,
-      taskQueue: CPU_TASK_QUEUE,
-      workflowsPath,
-    }),
-    Worker.create({
-      connection: options.connection,
-      namespace: options.namespace,
-      taskQueue: GPU_TASK_QUEUE,
-      activities,
-      // Heartbeats are how a cancel reaches a running step loop: flushing them every 250 ms stops
-      // a canceled generation within that time plus one step, at a few heartbeats a second.
-      maxHeartbeatThrottleInterval: '250 milliseconds',
-      ...(options.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
-    }),
+    queues.has('cpu')
+      ? Worker.create({
+          connection: options.connection,
+          namespace: options.namespace,
+          taskQueue: CPU_TASK_QUEUE,
+          workflowsPath,
+        })
+      : undefined,
+    queues.has('gpu')
+      ? Worker.create({
+          connection: options.connection,
+          namespace: options.namespace,
+          taskQueue: GPU_TASK_QUEUE,
+          activities,
+          // Heartbeats are how a cancel reaches a running step loop: flushing them every 250 ms stops
+          // a canceled generation within that time plus one step, at a few heartbeats a second.
+          maxHeartbeatThrottleInterval: '250 milliseconds',
+          ...(options.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities } : {}),
+        })
+      : undefined,
   ]);
+  const all = [cpu, gpu].filter((w): w is Worker => w !== undefined);
   return {
     cpu,
     gpu,
     async run() {
-      await Promise.all([cpu.run(), gpu.run()]);
+      await Promise.all(all.map((w) => w.run()));
     },
     shutdown() {
-      for (const w of [cpu, gpu]) if (w.getState() === 'RUNNING') w.shutdown();
+      for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };
 }
