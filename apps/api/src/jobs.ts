@@ -274,7 +274,7 @@ export async function listPage(client: Client, query: string, pageSize: number, 
         ...(nextPageToken ? { nextPageToken } : {}),
       });
     // A forged token can make the service fail in ways the client retries: bound that.
-    res = nextPageToken ? await client.connection.withDeadline(Date.now() + 3000, list) : await list();
+    res = nextPageToken ? await client.connection.withDeadline(Date.now() + 1500, list) : await list();
   } catch (error) {
     // A token Temporal cannot read is the caller's bad cursor (the service answers INVALID_ARGUMENT or INTERNAL).
     const code = (error as { code?: unknown }).code;

@@ -12,6 +12,8 @@ export interface ApiServer {
   url: string;
   /** Base URL of the server (PNG routes live under it), e.g. http://127.0.0.1:3000 */
   baseUrl: string;
+  /** Drops every open connection (tests: a network cut under a running `watch`). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function createApiServer(options: { inner: InnerContext; host: stri
   return {
     url: `${baseUrl}/trpc`,
     baseUrl,
+    dropConnections: () => server.closeAllConnections(),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -1,6 +1,6 @@
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { errorCode, type Generation, type ProgressEvent } from './index.js';
+import { errorCode, type BatchEvent, type Generation, type ProgressEvent } from './index.js';
 import { startStack, type Stack } from './testing/stack.js';
 
 // The SDK over real HTTP against the real stack: the API, a real worker process with the tiny
@@ -77,6 +77,24 @@ describe('generations through the SDK', () => {
     expect(rest.map((e) => e.text)).toEqual(events.slice(k + 1).map((e) => e.text));
   });
 
+  it('reconnects a dropped watch by itself with lastEventId: no event lost, none repeated', async () => {
+    const g = await stack.acme.generations.create({ ...request, steps: 60, seed: 11 });
+    const seen: ProgressEvent[] = [];
+    let dropped = false;
+    for await (const e of stack.acme.generations.watch(g.id)) {
+      seen.push(e);
+      if (!dropped && e.step >= 3) {
+        dropped = true;
+        stack.api.dropConnections();
+      }
+    }
+    expect(dropped).toBe(true);
+    expect(seen.at(-1)!.state).toBe('succeeded');
+    expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
+    const steps = [...new Set(seen.filter((e) => e.state !== 'queued').map((e) => e.step))];
+    expect(steps).toEqual(Array.from({ length: seen.at(-1)!.step + 1 }, (_, i) => i));
+  });
+
   it('serves per-step previews and answers 404 for a step it never had', async () => {
     const withImage = events.find((e) => e.images.length > 0);
     if (!withImage) return;
@@ -147,6 +165,12 @@ describe('generations through the SDK', () => {
       concurrency: 2,
     });
     expect(batch.items).toHaveLength(3);
+    const views: BatchEvent[] = [];
+    for await (const v of stack.acme.batches.watch(batch.id)) views.push(v);
+    expect(views.at(-1)!.state).toBe('succeeded');
+    expect(new Set(views.map((v) => v.eventId)).size).toBe(views.length);
+    const finishedCounts = views.map((v) => v.counts.succeeded);
+    expect(finishedCounts).toEqual([...finishedCounts].sort((a, b) => a - b));
     const finished = await stack.acme.batches.wait(batch.id, { timeoutMs: 40_000 });
     expect(finished.state).toBe('succeeded');
     expect(finished.counts.succeeded).toBe(3);

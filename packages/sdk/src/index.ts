@@ -25,6 +25,9 @@ export type ListBatchesInput = RouterInputs['batches']['list'];
 /** One progress event of `generations.watch`, with its id (pass it as `lastEventId` to resume after it). */
 export type WatchEvent = RouterOutputs['generations']['watch'] extends AsyncIterable<infer E> ? E : never;
 export type ProgressEvent = WatchEvent['data'] & { id: WatchEvent['id'] };
+type BatchWatchEvent = RouterOutputs['batches']['watch'] extends AsyncIterable<infer E> ? E : never;
+/** A batch's view from `batches.watch`, with its event id (`lastEventId` to resume after it). */
+export type BatchEvent = BatchWatchEvent['data'] & { eventId: BatchWatchEvent['id'] };
 
 /**
  * Node 20 has no global EventSource; `eventsource` (v4: custom fetch, so the key goes in a header,
@@ -92,7 +95,26 @@ export function createClient(options: ClientOptions) {
 
   /** Progress of a generation as an async iterator; ends after a final state (or when `signal` aborts). */
   function watch(id: string, opts: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncIterableIterator<ProgressEvent> {
-    const queue: ProgressEvent[] = [];
+    return iterate<ProgressEvent>((handlers) => trpc.generations.watch.subscribe({ id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) }, {
+      ...handlers,
+      onData: (e) => handlers.onData({ ...e.data, id: e.id }),
+    }), opts.signal);
+  }
+
+  /** A batch's view each time an item starts or finishes; ends when the batch does. */
+  function watchBatch(id: string, opts: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncIterableIterator<BatchEvent> {
+    return iterate<BatchEvent>((handlers) => trpc.batches.watch.subscribe({ id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) }, {
+      ...handlers,
+      onData: (e) => handlers.onData({ ...e.data, eventId: e.id }),
+    }), opts.signal);
+  }
+
+  /** A subscription as an async iterator (buffers events until they are read). */
+  function iterate<T>(
+    subscribe: (handlers: { onData: (value: T) => void; onError: (err: unknown) => void; onComplete: () => void; onStopped: () => void }) => { unsubscribe(): void },
+    signal: AbortSignal | undefined,
+  ): AsyncIterableIterator<T> {
+    const queue: T[] = [];
     let done = false;
     let failure: unknown = null;
     let wake: (() => void) | null = null;
@@ -100,37 +122,34 @@ export function createClient(options: ClientOptions) {
       wake?.();
       wake = null;
     };
-    const sub = trpc.generations.watch.subscribe(
-      { id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) },
-      {
-        onData: (e) => {
-          queue.push({ ...e.data, id: e.id });
-          notify();
-        },
-        onError: (err) => {
-          failure = err;
-          done = true;
-          notify();
-        },
-        onComplete: () => {
-          done = true;
-          notify();
-        },
-        onStopped: () => {
-          done = true;
-          notify();
-        },
+    const sub = subscribe({
+      onData: (value) => {
+        queue.push(value);
+        notify();
       },
-    );
+      onError: (err) => {
+        failure = err;
+        done = true;
+        notify();
+      },
+      onComplete: () => {
+        done = true;
+        notify();
+      },
+      onStopped: () => {
+        done = true;
+        notify();
+      },
+    });
     const stop = () => {
       sub.unsubscribe();
       done = true;
       notify();
     };
-    opts.signal?.addEventListener('abort', stop, { once: true });
-    const iterator: AsyncIterableIterator<ProgressEvent> = {
+    signal?.addEventListener('abort', stop, { once: true });
+    const iterator: AsyncIterableIterator<T> = {
       [Symbol.asyncIterator]: () => iterator,
-      async next(): Promise<IteratorResult<ProgressEvent>> {
+      async next(): Promise<IteratorResult<T>> {
         for (;;) {
           const e = queue.shift();
           if (e) return { value: e, done: false };
@@ -143,9 +162,9 @@ export function createClient(options: ClientOptions) {
           await new Promise<void>((resolve) => (wake = resolve));
         }
       },
-      async return(): Promise<IteratorResult<ProgressEvent>> {
+      async return(): Promise<IteratorResult<T>> {
         stop();
-        opts.signal?.removeEventListener('abort', stop);
+        signal?.removeEventListener('abort', stop);
         return { value: undefined, done: true };
       },
     };
@@ -194,6 +213,7 @@ export function createClient(options: ClientOptions) {
     get: (id: string): Promise<Batch> => trpc.batches.get.query({ id }),
     list: (input: ListBatchesInput = {}): Promise<BatchPage> => trpc.batches.list.query(input),
     cancel: (id: string) => trpc.batches.cancel.mutate({ id }),
+    watch: watchBatch,
     /** Resolves with the batch once it is no longer running (polls `get`). */
     wait: async (id: string, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<Batch> => {
       const deadline = Date.now() + (opts.timeoutMs ?? 30 * 60_000);

@@ -1,8 +1,11 @@
 import { TRPCError } from '@trpc/server';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { statusQueryName, type BatchStatus, type BatchWorkflowInput, type GenerationState } from '@oneflow/contracts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tracked } from '@trpc/server';
 import { describeOwned, listPage, lit, sha256, stateOfStatus } from '../jobs.js';
-import { createBatchInput, idInput, listBatchesInput } from '../schemas.js';
+import { stateKey } from '../search-attributes.js';
+import { createBatchInput, idInput, listBatchesInput, watchInput } from '../schemas.js';
 import { authedProcedure, router } from '../trpc.js';
 import { asBadRequest, canonicalJson, jobId, startJob } from './start.js';
 import { InvalidInputError } from '../checkpoints.js';
@@ -21,8 +24,36 @@ export interface BatchView {
 async function batchStatus(client: Client, d: WorkflowExecutionDescription): Promise<BatchStatus> {
   const handle = client.workflow.getHandle(d.workflowId);
   if (d.status.name === 'COMPLETED') return (await handle.result()) as BatchStatus;
-  // Running or closed otherwise: the workflow answers its status query (a closed one by replay).
-  return handle.query<BatchStatus>(statusQueryName);
+  // Running or closed otherwise: the workflow answers its status query (a closed one by replay),
+  // if a worker does within a few seconds; else the items as visibility lists them.
+  try {
+    return await client.connection.withDeadline(Date.now() + 5000, () => handle.query<BatchStatus>(statusQueryName));
+  } catch {
+    return batchStatusFromVisibility(client, d);
+  }
+}
+
+/** The batch's items as visibility lists them (eventually consistent; items not started yet are missing). */
+async function batchStatusFromVisibility(client: Client, d: WorkflowExecutionDescription): Promise<BatchStatus> {
+  const items: BatchStatus['items'] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 5; page++) {
+    const res = await listPage(client, `WorkflowType = 'generation' AND OneflowBatchId = ${lit(d.workflowId)} AND ExecutionStatus != 'ContinuedAsNew'`, 100, cursor);
+    for (const r of res.rows) items.push({ generationId: r.id, state: r.state, final: null, error: null });
+    if (!res.nextCursor) break;
+    cursor = res.nextCursor;
+  }
+  const counts = { queued: 0, running: 0, succeeded: 0, failed: 0, canceled: 0, expired: 0 };
+  for (const it of items) counts[it.state] += 1;
+  const published = d.typedSearchAttributes.get(stateKey);
+  const state = (['running', 'succeeded', 'partial', 'failed', 'canceled'] as const).find((x) => x === published) ?? 'running';
+  return { batchId: d.workflowId, state, items: items.sort((a, b) => a.generationId.localeCompare(b.generationId, 'en', { numeric: true })), counts };
+}
+
+/** Event ids of `batches.watch`: `<finished>.<started>.<state>`, non-decreasing while the batch runs. */
+function batchEventId(b: BatchView): string {
+  const finished = b.counts.succeeded + b.counts.failed + b.counts.canceled + b.counts.expired;
+  return `${finished}.${finished + b.counts.running}.${b.state}`;
 }
 
 async function batchView(client: Client, d: WorkflowExecutionDescription): Promise<BatchView> {
@@ -106,6 +137,31 @@ export const batchesRouter = router({
         nextCursor: page.nextCursor,
       };
     }),
+
+  /**
+   * The batch's progress as server-sent events: its view whenever an item starts or finishes or the
+   * batch's state changes; ends when the batch does. `tracked` ids resume after `lastEventId`.
+   */
+  watch: authedProcedure.input(watchInput).subscription(async function* ({ ctx, input, signal }) {
+    const client = await ctx.temporal.client();
+    let d = await describeOwned(client, ctx.principal.tenant, input.id, 'batch');
+    let last = input.lastEventId ?? null;
+    for (;;) {
+      const view = await batchView(client, d);
+      const id = batchEventId(view);
+      if (id !== last) {
+        last = id;
+        yield tracked(id, view);
+      }
+      if (view.state !== 'running') return;
+      try {
+        await sleep(Math.max(ctx.jobs.watchIntervalMs, 250), undefined, { signal });
+      } catch {
+        return;
+      }
+      d = await client.workflow.getHandle(input.id).describe();
+    }
+  }),
 
   /** Cancels the batch: running items stop between steps (each keeps its newest checkpoint), no new item starts. */
   cancel: authedProcedure.input(idInput).mutation(async ({ ctx, input }): Promise<{ id: string; cancelRequested: true }> => {
