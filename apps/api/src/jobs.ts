@@ -143,7 +143,11 @@ function isQueued(d: WorkflowExecutionDescription, memo: GenerationMemo): boolea
   const first = d.raw.workflowExecutionInfo?.firstRunId;
   if (first && first !== d.runId) return false;
   const STARTED = 2;
-  return !(d.raw.pendingActivities ?? []).some((a) => Number(a.state) === STARTED || (a.attempt ?? 1) > 1);
+  const pending = d.raw.pendingActivities ?? [];
+  if (pending.some((a) => Number(a.state) === STARTED || (a.attempt ?? 1) > 1)) return false;
+  // No activity pending: either no workflow task has run yet (a short history), or the root
+  // activity has just completed and the workflow has not recorded it yet (running).
+  return pending.length > 0 || d.historyLength <= 3;
 }
 
 /** The failure message of a closed, failed workflow. */

@@ -1,10 +1,16 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { PNG } from 'pngjs';
+import { REPO_ROOT } from '@oneflow/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { errorCode, type BatchEvent, type Generation, type ProgressEvent } from './index.js';
-import { startStack, type Stack } from './testing/stack.js';
+import { KEYS, startStack, type Stack } from './testing/stack.js';
 
 // The SDK over real HTTP against the real stack: the API, a real worker process with the tiny
 // ONNX model, the shared Temporal dev server (namespace of this file).
+const execFileAsync = promisify(execFile);
 let stack: Stack;
 const request = { model: 'tiny-model', prompt: 'draw a seven', seed: 1234, steps: 24, guidance: 2, temperature: 0.7 } as const;
 
@@ -55,7 +61,7 @@ describe('generations through the SDK', () => {
     const progress = events.filter((e) => e.state === 'running' || e.state === 'succeeded');
     const steps = [...new Set(progress.map((e) => e.step))];
     expect(steps).toEqual(Array.from({ length: last.step + 1 }, (_, i) => i));
-    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    expect(new Set(events.map((e) => e.id)).size, events.map((e) => `${e.id}@${e.checkpointId?.slice(0, 6)}`).join(' ')).toBe(events.length);
     done = await acme.generations.get(created.id);
     expect(done.state).toBe('succeeded');
     expect(done.step).toBe(last.step);
@@ -219,6 +225,23 @@ describe('generations through the SDK', () => {
     const theirs = await u.generations.list({ limit: 100 });
     expect(theirs.items.map((i) => i.id)).not.toContain(done.id);
     expect(await codeOf(stack.anonymous.generations.get(done.id))).toBe('UNAUTHORIZED');
+  });
+
+  it('runs the SDK example end to end (progress lines, images saved)', async () => {
+    const out = path.join(stack.dataDir, 'example-out');
+    // Not spawnSync: the API under test runs in this process and must keep answering.
+    const run = await execFileAsync(process.execPath, ['--import', 'tsx', 'packages/sdk/src/examples/generate.ts', 'draw', 'a', 'seven', '--seed', '3', '--out', out], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ONEFLOW_API_URL: stack.api.baseUrl, ONEFLOW_API_KEY: KEYS.acme },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('step ')).length).toBeGreaterThan(3);
+    const summary = JSON.parse(lines.at(-1)!) as { state: string; text: string; images: string[] };
+    expect(summary.state).toBe('succeeded');
+    expect(summary.images.length).toBe((summary.text.match(/<image>/g) ?? []).length);
+    for (const file of summary.images) expect(PNG.sync.read(readFileSync(file)).width).toBe(28);
   });
 
   it('lists the models from their config.json', async () => {

@@ -95,6 +95,11 @@ function eventOf(s: Snapshot | null, state: GenerationState, error: string | nul
   };
 }
 
+/** Order of states at one step: queued, running, then a final state. */
+function rankOf(state: string): number {
+  return state === 'queued' ? 0 : state === 'running' ? 1 : 2;
+}
+
 /** Event ids are `<step>.<state>`: the stream is ordered by step, then by state change. */
 function parseEventId(id: string | null | undefined): { step: number; state: string } | null {
   const m = /^(\d{1,9})\.([a-z]{1,20})$/.exec(id ?? '');
@@ -330,8 +335,9 @@ export const generationsRouter = router({
         events.push(eventOf(null, parts.state, parts.error));
       }
       for (const e of events) {
-        // Never backwards: a continue-as-new briefly shows a run with no checkpoint yet.
-        if (cursor && (e.step < cursor.step || (e.step === cursor.step && e.state === cursor.state))) continue;
+        // Strictly forward in (step, state rank): a continue-as-new briefly shows a run with no
+        // checkpoint yet, and an id is never sent twice.
+        if (cursor && (e.step < cursor.step || (e.step === cursor.step && rankOf(e.state) <= rankOf(cursor.state)))) continue;
         cursor = { step: e.step, state: e.state };
         yield tracked(`${e.step}.${e.state}`, e);
       }
