@@ -21,8 +21,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function collect(it: AsyncIterable<ProgressEvent>): Promise<ProgressEvent[]> {
-  const events: ProgressEvent[] = [];
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const events: T[] = [];
   for await (const e of it) events.push(e);
   return events;
 }
@@ -165,6 +165,20 @@ describe('generations through the SDK', () => {
     expect(await codeOf(stack.acme.generations.resume(g.id))).toBe('PRECONDITION_FAILED');
   }, 60_000);
 
+  it('expires a generation whose deadline passes, and resumes it', async () => {
+    const g = await stack.acme.generations.create({ ...request, steps: 300, seed: 8, deadlineSeconds: 2 });
+    const expired = await stack.acme.generations.wait(g.id, { timeoutMs: 20_000 });
+    expect(expired.state).toBe('expired');
+    expect(expired.error).toMatch(/deadline/);
+    expect((await eventually(() => stack.acme.generations.list({ state: 'expired' }), (p) => p.items.some((i) => i.id === g.id))).items.map((i) => i.id)).toContain(g.id);
+    if (expired.checkpointId) {
+      const resumed = await stack.acme.generations.resume(g.id);
+      expect(['queued', 'running']).toContain(resumed.state);
+      await stack.acme.generations.cancel(g.id);
+      expect((await stack.acme.generations.wait(g.id, { timeoutMs: 20_000 })).state).toBe('canceled');
+    }
+  }, 40_000);
+
   it('runs a batch; its items are generations of the tenant, listed by batch', async () => {
     const batch = await stack.acme.batches.create({
       items: [request, { ...request, seed: 1 }, { ...request, prompt: 'count from two to five', seed: 2 }],
@@ -194,6 +208,10 @@ describe('generations through the SDK', () => {
     );
     expect(batches.items.map((b) => b.id)).toContain(batch.id);
     expect(await codeOf(stack.umbrella.batches.get(batch.id))).toBe('NOT_FOUND');
+    expect(await codeOf(stack.umbrella.batches.cancel(batch.id))).toBe('NOT_FOUND');
+    expect(await codeOf(collect(stack.umbrella.batches.watch(batch.id)))).toBe('NOT_FOUND');
+    expect(await codeOf(stack.umbrella.generations.get(finished.items[0]!.id))).toBe('NOT_FOUND');
+    expect(await codeOf(stack.acme.batches.cancel(batch.id))).toBe('PRECONDITION_FAILED');
   }, 60_000);
 
   it('pages through the list with cursors and filters by state', async () => {
