@@ -52,6 +52,11 @@ export interface GenerationView {
   checkpointId: string | null;
   rootCheckpointId: string | null;
   error: string | null;
+  /**
+   * While `queued`: how many generations (of every tenant) at step 0 started before this one and
+   * are still running — an estimate from visibility; null otherwise.
+   */
+  queuePosition: number | null;
 }
 
 export const TERMINAL_STATES: readonly GenerationState[] = ['succeeded', 'failed', 'canceled', 'expired'];
@@ -181,6 +186,7 @@ export interface ViewParts {
   state: GenerationState;
   snapshot: Snapshot | null;
   error: string | null;
+  queuePosition?: number | null;
 }
 
 /** State, newest checkpoint's snapshot and error of a generation. */
@@ -216,11 +222,24 @@ export function viewOf(d: WorkflowExecutionDescription, parts: ViewParts): Gener
     checkpointId: s?.checkpointId ?? null,
     rootCheckpointId: memo.originRoot ?? memo.rootCheckpointId ?? null,
     error: parts.error,
+    queuePosition: parts.queuePosition ?? null,
   };
 }
 
+/** Generations at step 0, still running, started before `d` (search attributes are set at start, so queued ones count). */
+async function queuePositionOf(client: Client, d: WorkflowExecutionDescription): Promise<number | null> {
+  try {
+    const query = `WorkflowType = 'generation' AND ExecutionStatus = 'Running' AND OneflowStep = 0 AND StartTime < '${d.startTime.toISOString()}'`;
+    return (await client.workflow.count(query)).count;
+  } catch {
+    return null; // visibility without counts: no estimate
+  }
+}
+
 export async function generationView(client: Client, checkpoints: CheckpointReader, d: WorkflowExecutionDescription): Promise<GenerationView> {
-  return viewOf(d, await generationParts(client, checkpoints, d));
+  const parts = await generationParts(client, checkpoints, d);
+  if (parts.state === 'queued') parts.queuePosition = await queuePositionOf(client, d);
+  return viewOf(d, parts);
 }
 
 /** One row of a visibility listing (no store reads: cheap). */

@@ -106,6 +106,21 @@ describe('bad input', () => {
     expect((await fetch(`${stack.api.baseUrl}/generations/gen-x/images/99999.png`, { headers: auth })).status).toBe(404);
   });
 
+  it('reports queue positions while no worker runs (another tenant: the first test counts only its own)', async () => {
+    const a = await stack.umbrella.generations.create(valid);
+    const b = await stack.umbrella.generations.create(valid);
+    expect(a.state).toBe('queued');
+    let view = await stack.umbrella.generations.get(b.id);
+    for (let i = 0; i < 50 && view.queuePosition !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      view = await stack.umbrella.generations.get(b.id);
+    }
+    expect(view.state).toBe('queued');
+    expect(view.queuePosition).toBe(1);
+    expect((await stack.umbrella.generations.get(a.id)).queuePosition).toBe(0);
+    await Promise.all([stack.umbrella.generations.cancel(a.id), stack.umbrella.generations.cancel(b.id)]);
+  });
+
   it('refuses unknown keys (UNAUTHORIZED) and answers TOO_MANY_REQUESTS over a key’s rate', async () => {
     const stranger = createClient({ baseUrl: stack.api.baseUrl, apiKey: 'sk-not-a-key' });
     expect(errorCode(await stranger.models.list().catch((e: unknown) => e))).toBe('UNAUTHORIZED');

@@ -5,7 +5,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRoot, type GenerationWorkflowInput } from '@oneflow/contracts';
 import { InvalidInputError } from '../checkpoints.js';
 import { sha256, type GenerationMemo } from '../jobs.js';
-import { batchKey, modelKey, parentKey, tenantKey } from '../search-attributes.js';
+import { batchKey, modelKey, parentKey, stepKey, tenantKey } from '../search-attributes.js';
 
 /** JSON with sorted keys: the same request always hashes the same. */
 export function canonicalJson(value: unknown): string {
@@ -56,6 +56,8 @@ export interface StartOptions {
  */
 export async function startJob(client: Client, o: StartOptions): Promise<void> {
   const attrs: SearchAttributePair[] = [{ key: tenantKey, value: o.tenant }];
+  // Step 0 from the start: a queued generation counts in others' queue positions before its first task.
+  if (o.workflow === 'generation' && !o.reuse) attrs.push({ key: stepKey, value: 0 });
   if (o.model) attrs.push({ key: modelKey, value: o.model });
   if (o.parentId) attrs.push({ key: parentKey, value: o.parentId });
   if (o.batchId) attrs.push({ key: batchKey, value: o.batchId });
