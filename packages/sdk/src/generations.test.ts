@@ -212,6 +212,8 @@ describe('generations through the SDK', () => {
     expect(await codeOf(collect(stack.umbrella.batches.watch(batch.id)))).toBe('NOT_FOUND');
     expect(await codeOf(stack.umbrella.generations.get(finished.items[0]!.id))).toBe('NOT_FOUND');
     expect(await codeOf(stack.acme.batches.cancel(batch.id))).toBe('PRECONDITION_FAILED');
+    expect((await stack.umbrella.batches.list({ limit: 100 })).items.map((b) => b.id)).not.toContain(batch.id);
+    expect((await stack.umbrella.generations.list({ batchId: batch.id })).items).toEqual([]);
   }, 60_000);
 
   it('pages through the list with cursors and filters by state', async () => {
