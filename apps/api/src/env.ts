@@ -10,6 +10,11 @@ export const apiEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The worker's data dir: checkpoints are read from `<dir>/checkpoints` (same as the worker's). */
   ONEFLOW_DATA_DIR: z.string().min(1).default('.oneflow'),
+  /** The worker's S3-compatible checkpoint store, when it uses one (credentials from the AWS environment). */
+  ONEFLOW_S3_BUCKET: z.string().min(1).optional(),
+  ONEFLOW_S3_PREFIX: z.string().default('checkpoints/'),
+  ONEFLOW_S3_ENDPOINT: z.string().url().optional(),
+  ONEFLOW_S3_REGION: z.string().default('us-east-1'),
   /** Comma-separated model directories; default: every `models/*` with a config.json (as the worker). */
   ONEFLOW_MODELS: z.string().optional(),
   /** API keys `tenant:sha256hex[,tenant:sha256hex…]` (the SHA-256 of each key, never the key). */

@@ -3,7 +3,7 @@ export { appRouter } from './routers/_app.js';
 export { createApiServer, MAX_BODY_BYTES, type ApiServer } from './server.js';
 export { createTemporalGateway } from './temporal.js';
 export { apiEnvSchema, type ApiEnv } from './env.js';
-export { createJobDeps } from './deps.js';
+export { checkpointStoreFromEnv, createJobDeps } from './deps.js';
 export { hashApiKey, KeyRing, RateLimiter, type ApiKeyEntry, type Principal } from './auth.js';
 export type { InnerContext, JobDeps, TemporalGateway } from './context.js';
 export type { GenerationView, ImageView } from './jobs.js';

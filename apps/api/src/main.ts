@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { KeyRing } from './auth.js';
-import { createJobDeps } from './deps.js';
+import { checkpointStoreFromEnv, createJobDeps } from './deps.js';
 import { apiEnvSchema } from './env.js';
 import { createApiServer } from './server.js';
 import { createTemporalGateway } from './temporal.js';
@@ -15,8 +15,10 @@ const logger = pino({ name: 'oneflow-api', level: env.LOG_LEVEL });
 const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE);
 if (keys.open) logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
 const temporal = createTemporalGateway(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
+const store = checkpointStoreFromEnv(env);
 const jobs = await createJobDeps({
   dataDir: env.ONEFLOW_DATA_DIR,
+  store,
   models: env.ONEFLOW_MODELS,
   ratePerMinute: env.API_RATE_PER_MINUTE,
   stepsPerActivity: env.STEPS_PER_ACTIVITY,
@@ -28,7 +30,7 @@ const api = await createApiServer({
   logger,
   keys,
 });
-logger.info({ url: api.url, baseUrl: api.baseUrl, models: jobs.models.list().map((m) => m.config.spec.name), auth: keys.open ? 'open' : 'keys' }, 'api listening');
+logger.info({ url: api.url, baseUrl: api.baseUrl, models: jobs.models.list().map((m) => m.config.spec.name), store: store.location, auth: keys.open ? 'open' : 'keys' }, 'api listening');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
