@@ -194,6 +194,10 @@ async function main(): Promise<void> {
   console.log(`  generation        ${demo ?? 'no model under models/: the worker serves the smoke workflow only'}`);
   console.log(`  health            ${JSON.stringify(health)}`);
   console.log('');
+  const base = url.replace(/\/trpc$/, '');
+  console.log(`  from a second terminal, through the API with the SDK:`);
+  console.log(`    ONEFLOW_API_URL=${base} node --import tsx packages/sdk/src/examples/generate.ts count from two to five --out out/`);
+  console.log('');
   say('press Ctrl-C to stop');
 }
 
