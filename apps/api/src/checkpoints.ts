@@ -1,16 +1,11 @@
 import {
+  applyBranchChange,
   decodeCheckpoint,
-  deleteSpan,
   generated,
   initState,
   isDone,
   latentToPng,
   pngToLatent,
-  renoiseImage,
-  replacePrompt,
-  withParams,
-  withSeed,
-  type SamplerParams,
   type SamplerState,
 } from '@oneflow/sampler';
 import type { GenerationRequest, RefineOp, SamplerOverrides } from '@oneflow/contracts';
@@ -154,20 +149,12 @@ export class CheckpointReader {
     if (!c) throw new InvalidInputError(`checkpoint ${checkpointId} not found`);
     const model = this.models.get(c.state.spec.name);
     if (!model) throw new InvalidInputError(`checkpoint ${checkpointId} is of model ${c.state.spec.name}, which this server does not serve`);
-    let state = c.state;
     try {
-      const { seed, ...rest } = change.overrides ?? {};
-      const params = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<SamplerParams>;
-      if (Object.keys(params).length > 0) state = withParams(state, params);
-      if (seed !== undefined) state = withSeed(state, seed);
-      const op = change.refine;
-      if (op?.op === 'renoiseImage') state = renoiseImage(state, op.image, op.to);
-      else if (op?.op === 'deleteText') state = deleteSpan(state, op.start, op.end, { tText: op.reopenTo });
-      else if (op?.op === 'replacePrompt') state = replacePrompt(state, model.tokenizer.prompt(op.prompt));
+      // a dry run: the engine derives (and stores) it again
+      applyBranchChange(c.state, change, (text) => model.tokenizer.prompt(text));
     } catch (error) {
       throw new InvalidInputError(messageOf(error));
     }
-    void state; // a dry run: the engine derives (and stores) it again
     return (await this.snapshot(checkpointId))!;
   }
 }

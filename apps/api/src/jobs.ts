@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { batchKey, modelKey, parentKey, stepKey, tenantKey } from '@oneflow/contracts';
 import { TRPCError } from '@trpc/server';
 import {
   WorkflowFailedError,
@@ -11,7 +12,6 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { GenerationState } from '@oneflow/contracts';
 import type { CheckpointReader, Snapshot } from './checkpoints.js';
-import { batchKey, modelKey, parentKey, stepKey, tenantKey } from './search-attributes.js';
 
 /** What the generation workflow (and the API at start) keep in the memo. */
 export interface GenerationMemo {

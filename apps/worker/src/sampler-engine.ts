@@ -1,4 +1,5 @@
 import {
+  applyBranchChange,
   decodeCheckpoint,
   encodeCheckpoint,
   generated,
@@ -6,11 +7,6 @@ import {
   isDone,
   pngToLatent,
   step,
-  withParams,
-  withSeed,
-  renoiseImage,
-  deleteSpan,
-  replacePrompt,
   CheckpointError,
   loadModelConfig,
   ModelRunner,
@@ -18,7 +14,6 @@ import {
   TokenizeError,
   type RunnerOptions,
   type LoadedModelConfig,
-  type SamplerParams,
   type SamplerState,
   type StepOutputs,
 } from '@oneflow/sampler';
@@ -131,16 +126,9 @@ export class SamplerEngine implements GenerationEngine {
 
   async derive(checkpointId: string, change: { overrides?: SamplerOverrides; refine?: RefineOp }): Promise<CheckpointSummary> {
     const { state: parent, model } = await this.load(checkpointId);
-    let state = parent;
+    let state: SamplerState;
     try {
-      const { seed, ...rest } = change.overrides ?? {};
-      const params = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<SamplerParams>;
-      if (Object.keys(params).length > 0) state = withParams(state, params);
-      if (seed !== undefined) state = withSeed(state, seed);
-      const op = change.refine;
-      if (op?.op === 'renoiseImage') state = renoiseImage(state, op.image, op.to);
-      else if (op?.op === 'deleteText') state = deleteSpan(state, op.start, op.end, { tText: op.reopenTo });
-      else if (op?.op === 'replacePrompt') state = replacePrompt(state, model.tokenizer.prompt(op.prompt));
+      state = applyBranchChange(parent, change, (text) => model.tokenizer.prompt(text));
     } catch (error) {
       if (error instanceof TokenizeError || error instanceof RangeError) throw new EngineInputError(error.message);
       throw error;

@@ -68,3 +68,30 @@ export function withParams(state: SamplerState, change: Partial<SamplerParams>):
 export function withSeed(state: SamplerState, seed: number): SamplerState {
   return { ...state, seed, rng: rngStateFromSeed(seed) };
 }
+
+/** A branch's change to its root checkpoint: sampler overrides and at most one refinement (DESIGN §2.4). */
+export interface BranchChange {
+  overrides?: { steps?: number | undefined; guidance?: number | undefined; temperature?: number | undefined; topK?: number | undefined; seed?: number | undefined };
+  refine?:
+    | { op: 'renoiseImage'; image: number; to: number }
+    | { op: 'deleteText'; start: number; end: number; reopenTo: number }
+    | { op: 'replacePrompt'; prompt: string };
+}
+
+/**
+ * Applies a branch's overrides, then its refinement, to `state`. `prompt` turns replacement prompt
+ * text into prompt items (the model's tokenizer). Throws `RangeError` / `TokenizeError` on input
+ * that does not fit the state or the vocabulary.
+ */
+export function applyBranchChange(state: SamplerState, change: BranchChange, prompt: (text: string) => readonly PromptItem[]): SamplerState {
+  let s = state;
+  const { seed, ...rest } = change.overrides ?? {};
+  const params = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<SamplerParams>;
+  if (Object.keys(params).length > 0) s = withParams(s, params);
+  if (seed !== undefined) s = withSeed(s, seed);
+  const op = change.refine;
+  if (op?.op === 'renoiseImage') s = renoiseImage(s, op.image, op.to);
+  else if (op?.op === 'deleteText') s = deleteSpan(s, op.start, op.end, { tText: op.reopenTo });
+  else if (op?.op === 'replacePrompt') s = replacePrompt(s, prompt(op.prompt));
+  return s;
+}

@@ -1,10 +1,9 @@
 import { TRPCError } from '@trpc/server';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { statusQueryName, type BatchStatus, type BatchWorkflowInput, type GenerationState } from '@oneflow/contracts';
+import { statusQueryName, type BatchStatus, type BatchWorkflowInput, type GenerationState, stateKey } from '@oneflow/contracts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tracked } from '@trpc/server';
 import { describeOwned, listPage, lit, sha256, stateOfStatus } from '../jobs.js';
-import { stateKey } from '../search-attributes.js';
 import { createBatchInput, idInput, listBatchesInput, watchInput } from '../schemas.js';
 import { authedProcedure, router } from '../trpc.js';
 import { asBadRequest, canonicalJson, jobId, startJob } from './start.js';

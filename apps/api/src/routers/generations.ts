@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parentKey, modelKey, batchKey } from '@oneflow/contracts';
 import { tracked, TRPCError } from '@trpc/server';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { GenerationRequest, GenerationState, RefineOp, SamplerOverrides } from '@oneflow/contracts';
@@ -16,7 +17,6 @@ import {
   type GenerationView,
   type ListedExecution,
 } from '../jobs.js';
-import { parentKey, modelKey, batchKey } from '../search-attributes.js';
 import { branchInput, createGenerationInput, idInput, listGenerationsInput, refineInput, watchInput } from '../schemas.js';
 import { authedProcedure, router } from '../trpc.js';
 import { asBadRequest, canonicalJson, generationArgs, jobId, startJob } from './start.js';

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
-import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRoot, type GenerationWorkflowInput } from '@oneflow/contracts';
+import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRoot, type GenerationWorkflowInput, batchKey, modelKey, parentKey, stepKey, tenantKey } from '@oneflow/contracts';
 import { InvalidInputError } from '../checkpoints.js';
 import { sha256, type GenerationMemo } from '../jobs.js';
-import { batchKey, modelKey, parentKey, stepKey, tenantKey } from '../search-attributes.js';
 
 /** JSON with sorted keys: the same request always hashes the same. */
 export function canonicalJson(value: unknown): string {

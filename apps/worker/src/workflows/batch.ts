@@ -19,9 +19,11 @@ import {
   type BatchStatus,
   type BatchWorkflowInput,
   type GenerationState,
+  batchKey,
+  stateKey,
+  tenantKey,
 } from '@oneflow/contracts';
 import { generation } from './generation.js';
-import { batchKey, stateKey, tenantKey } from './search-attributes.js';
 
 export const batchStatusQuery = defineQuery<BatchStatus>(statusQueryName);
 

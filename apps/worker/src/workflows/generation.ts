@@ -21,9 +21,14 @@ import {
   type GenerationState,
   type GenerationStatus,
   type GenerationWorkflowInput,
+  batchKey,
+  modelKey,
+  parentKey,
+  stateKey,
+  stepKey,
+  tenantKey,
 } from '@oneflow/contracts';
 import type { Activities } from '../activities/index.js';
-import { batchKey, modelKey, parentKey, stateKey, stepKey, tenantKey } from './search-attributes.js';
 
 export const statusQuery = defineQuery<GenerationStatus>(statusQueryName);
 

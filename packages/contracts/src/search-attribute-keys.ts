@@ -1,7 +1,8 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { SearchAttributeName } from '@oneflow/contracts';
+import type { SearchAttributeName } from './names.js';
 
-// Typed keys for the attributes the dev stack registers (contracts SEARCH_ATTRIBUTES).
+// Typed keys of the custom search attributes (SEARCH_ATTRIBUTES), for the workflows that upsert
+// them and the API that filters on them.
 const keyword = (name: SearchAttributeName) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
 export const stateKey = keyword('OneflowState');
 export const modelKey = keyword('OneflowModel');
