@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationStatus, type GenerationWorkflowInput } from '@oneflow/contracts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -60,6 +60,17 @@ afterAll(async () => {
   await connection.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** Waits until the generation's head reached `step`; fails with its status if it ended or stalled. */
+async function untilStep(handle: WorkflowHandle, step: number): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const status = await handle.query<GenerationStatus>('status');
+    if (status.step >= step) return;
+    if (status.state !== 'running' || Date.now() > deadline) throw new Error(`generation did not reach step ${step}: ${JSON.stringify(status)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 function startGeneration(on: Client = client) {
   const generationId = `gen-${randomUUID()}`;
@@ -130,11 +141,7 @@ describe('worker process', () => {
     let worker = await startWorker();
     const handle = await startGeneration();
     for (const step of killAt) {
-      const deadline = Date.now() + 60_000;
-      while ((await handle.query<GenerationStatus>('status')).step < step) {
-        if (Date.now() > deadline) throw new Error(`generation did not reach step ${step}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await untilStep(handle, step);
       await worker.kill9();
       worker = await startWorker();
     }
@@ -154,7 +161,7 @@ describe('worker process', () => {
     try {
       const own = new Client({ connection: conn });
       const handle = await startGeneration(own);
-      while ((await handle.query<GenerationStatus>('status')).step < 6) await new Promise((r) => setTimeout(r, 25));
+      await untilStep(handle, 6);
       await stopTemporalDev(serverDir);
       await new Promise((r) => setTimeout(r, 1000));
       await startTemporalDev({ dataDir: serverDir, port, uiPort: null });
@@ -187,7 +194,7 @@ describe('worker process', () => {
       expect(ready.store).toBe('s3://oneflow-ckpt/checkpoints/');
       expect(ready.models).toEqual(['tiny-model']);
       const handle = await startGeneration();
-      while ((await handle.query<GenerationStatus>('status')).step < 6) await new Promise((r) => setTimeout(r, 25));
+      await untilStep(handle, 6);
 
       const metrics = await (await fetch(ready.metrics!)).text();
       const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
