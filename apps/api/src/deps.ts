@@ -1,23 +1,14 @@
 import path from 'node:path';
 import { checkpointIdOf } from '@oneflow/sampler';
-import { LocalBlobStore, S3BlobStore, type BlobStore } from '@oneflow/store';
-import type { ApiEnv } from './env.js';
+import { LocalBlobStore, storeFromSettings, type BlobStore, type StoreSettings } from '@oneflow/store';
 import { RateLimiter } from './auth.js';
 import { CheckpointReader } from './checkpoints.js';
 import type { JobDeps } from './context.js';
 import { ModelCatalog, modelDirs } from './models.js';
 
 /** The worker's checkpoint store as the same environment describes it: S3 with `ONEFLOW_S3_BUCKET`, else `<data dir>/checkpoints`. */
-export function checkpointStoreFromEnv(env: Pick<ApiEnv, 'ONEFLOW_DATA_DIR' | 'ONEFLOW_S3_BUCKET' | 'ONEFLOW_S3_PREFIX' | 'ONEFLOW_S3_ENDPOINT' | 'ONEFLOW_S3_REGION'>): BlobStore {
-  if (env.ONEFLOW_S3_BUCKET) {
-    return new S3BlobStore({
-      bucket: env.ONEFLOW_S3_BUCKET,
-      prefix: env.ONEFLOW_S3_PREFIX,
-      idOf: checkpointIdOf,
-      client: { region: env.ONEFLOW_S3_REGION, ...(env.ONEFLOW_S3_ENDPOINT ? { endpoint: env.ONEFLOW_S3_ENDPOINT, forcePathStyle: true } : {}) },
-    });
-  }
-  return new LocalBlobStore(path.resolve(env.ONEFLOW_DATA_DIR, 'checkpoints'), { idOf: checkpointIdOf });
+export function checkpointStoreFromEnv(env: StoreSettings): BlobStore {
+  return storeFromSettings(env, checkpointIdOf);
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
-import { LocalBlobStore, S3BlobStore, type BlobStore } from '@oneflow/store';
+import { storeFromSettings } from '@oneflow/store';
 import { workerEnvSchema, type WorkerEnv } from './env.js';
 import { WorkerMetrics } from './metrics.js';
 import { checkpointIdOf, loadModels, SamplerEngine } from './sampler-engine.js';
@@ -27,18 +27,6 @@ function modelDirs(e: WorkerEnv): string[] {
     .filter((dir) => existsSync(path.join(dir, 'config.json')));
 }
 
-function checkpointStore(e: WorkerEnv): BlobStore {
-  if (e.ONEFLOW_S3_BUCKET) {
-    return new S3BlobStore({
-      bucket: e.ONEFLOW_S3_BUCKET,
-      prefix: e.ONEFLOW_S3_PREFIX,
-      idOf: checkpointIdOf,
-      client: { region: e.ONEFLOW_S3_REGION, ...(e.ONEFLOW_S3_ENDPOINT ? { endpoint: e.ONEFLOW_S3_ENDPOINT, forcePathStyle: true } : {}) },
-    });
-  }
-  return new LocalBlobStore(path.resolve(e.ONEFLOW_DATA_DIR, 'checkpoints'), { idOf: checkpointIdOf });
-}
-
 const metrics = new WorkerMetrics();
 const servesModels = env.WORKER_QUEUES.includes('gpu');
 const dirs = servesModels ? modelDirs(env) : [];
@@ -49,7 +37,7 @@ const models = await loadModels(dirs, {
   ...(env.MODEL_EXECUTION_PROVIDER ? { executionProvider: env.MODEL_EXECUTION_PROVIDER } : {}),
 });
 for (const [name, m] of models) metrics.watchRunner(name, m.runner);
-const store = checkpointStore(env);
+const store = storeFromSettings(env, checkpointIdOf);
 const engine = models.size > 0 ? new SamplerEngine(models, store) : undefined;
 if (servesModels && !engine) logger.warn({ dirs }, 'no model found: this worker serves the smoke workflow only');
 // Enough concurrent steps to fill the micro-batches (a guided step sends two rows).

@@ -1,3 +1,4 @@
 export * from './blob-store.js';
 export { LocalBlobStore } from './local.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3.js';
+export { storeFromSettings, type StoreSettings } from './from-env.js';
