@@ -1,11 +1,10 @@
 import {
   applyBranchChange,
+  stateFromSpec,
   decodeCheckpoint,
   generated,
-  initState,
   isDone,
   latentToPng,
-  pngToLatent,
   type SamplerState,
 } from '@oneflow/sampler';
 import type { GenerationRequest, RefineOp, SamplerOverrides } from '@oneflow/contracts';
@@ -121,23 +120,8 @@ export class CheckpointReader {
   validateRequest(r: GenerationRequest): void {
     const model = this.models.get(r.model);
     if (!model) throw new InvalidInputError(`unknown model ${JSON.stringify(r.model)}; models: ${this.models.list().map((m) => m.config.spec.name).join(', ') || 'none'}`);
-    const { spec, defaults } = model.config;
-    const images = (r.images ?? []).map((b64, i) => {
-      try {
-        return pngToLatent(Buffer.from(b64, 'base64'), spec.latentShape);
-      } catch (error) {
-        throw new InvalidInputError(`images.${i}: ${messageOf(error)}`);
-      }
-    });
     try {
-      const params = {
-        ...defaults,
-        ...(r.steps !== undefined ? { steps: r.steps } : {}),
-        ...(r.guidance !== undefined ? { guidance: r.guidance } : {}),
-        ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
-        ...(r.topK !== undefined ? { topK: r.topK } : {}),
-      };
-      initState(model.tokenizer.prompt(r.prompt, images), params, spec, r.seed ?? 0);
+      stateFromSpec({ ...r, images: (r.images ?? []).map((b64) => Buffer.from(b64, 'base64')), seed: r.seed ?? 0 }, model.config, model.tokenizer);
     } catch (error) {
       throw new InvalidInputError(messageOf(error));
     }

@@ -1,11 +1,10 @@
 import {
   applyBranchChange,
+  stateFromSpec,
   decodeCheckpoint,
   encodeCheckpoint,
   generated,
-  initState,
   isDone,
-  pngToLatent,
   step,
   CheckpointError,
   loadModelConfig,
@@ -99,24 +98,9 @@ export class SamplerEngine implements GenerationEngine {
     if (!parsed.success) throw new EngineInputError(`invalid generation request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const r = parsed.data;
     const model = this.model(r.model);
-    const { spec, defaults } = model.config;
     let state: SamplerState;
     try {
-      const images = r.images.map((b64, i) => {
-        try {
-          return pngToLatent(Buffer.from(b64, 'base64'), spec.latentShape);
-        } catch (error) {
-          throw new EngineInputError(`image ${i}: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      });
-      const params = {
-        ...defaults,
-        ...(r.steps !== undefined ? { steps: r.steps } : {}),
-        ...(r.guidance !== undefined ? { guidance: r.guidance } : {}),
-        ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
-        ...(r.topK !== undefined ? { topK: r.topK } : {}),
-      };
-      state = initState(model.tokenizer.prompt(r.prompt, images), params, spec, r.seed);
+      state = stateFromSpec({ ...r, images: r.images.map((b64) => Buffer.from(b64, 'base64')) }, model.config, model.tokenizer);
     } catch (error) {
       if (error instanceof TokenizeError || error instanceof RangeError) throw new EngineInputError(error.message);
       throw error;

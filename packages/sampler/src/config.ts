@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ModelSpec, SamplerParams } from './state.js';
+import { pngToLatent } from './png.js';
+import { type GenerationSpec, type ModelSpec, type SamplerParams, type SamplerState, initState } from './state.js';
+import type { Tokenizer } from './tokenizer.js';
 
 /**
  * `models/<name>/config.json` as written by training/export.py (docs/model-contract.md).
@@ -77,4 +79,28 @@ export async function loadModelConfig(dir: string): Promise<LoadedModelConfig> {
     throw new Error(`cannot read model config ${path}: ${(e as Error).message}`);
   }
   return parseModelConfig(JSON.parse(text), dir);
+}
+
+/**
+ * The initial state of a generation: input PNGs decoded to latents, prompt tokenized, unset
+ * settings from the model's defaults. Throws `RangeError` (naming the image or parameter) or
+ * `TokenizeError` on input that cannot make a valid state.
+ */
+export function stateFromSpec(r: GenerationSpec, model: Pick<LoadedModelConfig, 'spec' | 'defaults'>, tokenizer: Tokenizer): SamplerState {
+  const { spec, defaults } = model;
+  const images = r.images.map((png, i) => {
+    try {
+      return pngToLatent(png, spec.latentShape);
+    } catch (error) {
+      throw new RangeError(`images.${i}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  const params: SamplerParams = {
+    ...defaults,
+    ...(r.steps !== undefined ? { steps: r.steps } : {}),
+    ...(r.guidance !== undefined ? { guidance: r.guidance } : {}),
+    ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+    ...(r.topK !== undefined ? { topK: r.topK } : {}),
+  };
+  return initState(tokenizer.prompt(r.prompt, images), params, spec, r.seed);
 }
