@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   CancellationScope,
   CancelledFailure,
+  ContinueAsNew,
   continueAsNew,
   defineQuery,
   isCancellation,
@@ -125,6 +126,8 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
       }
     }
   } catch (err) {
+    // Continuing as new is how this run hands over, not a failure: the next run takes it from here.
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       state = 'canceled';
       publish();
