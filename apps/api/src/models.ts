@@ -1,5 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { loadModelConfig, Tokenizer, type LoadedModelConfig } from '@oneflow/sampler';
 
 export interface CatalogModel {
@@ -8,13 +6,7 @@ export interface CatalogModel {
 }
 
 /** Model directories as the worker finds them: `ONEFLOW_MODELS` (comma-separated) or every `models/*` with a config.json. */
-export function modelDirs(models: string | undefined, root = path.resolve('models')): string[] {
-  if (models) return models.split(',').map((d) => d.trim()).filter(Boolean).map((d) => path.resolve(d));
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .map((name) => path.join(root, name))
-    .filter((dir) => existsSync(path.join(dir, 'config.json')));
-}
+export { modelDirs } from '@oneflow/sampler';
 
 /** The models' config.json files (no ONNX session: the API validates requests and decodes text only). */
 export class ModelCatalog {

@@ -1,10 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
 import { storeFromSettings } from '@oneflow/store';
-import { workerEnvSchema, type WorkerEnv } from './env.js';
+import { workerEnvSchema } from './env.js';
 import { WorkerMetrics } from './metrics.js';
+import { modelDirs } from '@oneflow/sampler';
 import { checkpointIdOf, loadModels, SamplerEngine } from './sampler-engine.js';
 import { installSdkLogger } from './sdk-logger.js';
 import { createWorkers } from './worker.js';
@@ -18,18 +17,10 @@ const env = parsed.data;
 const logger = pino({ name: 'oneflow-worker', level: env.LOG_LEVEL });
 installSdkLogger(logger, env.SDK_LOG_LEVEL);
 
-function modelDirs(e: WorkerEnv): string[] {
-  if (e.ONEFLOW_MODELS) return e.ONEFLOW_MODELS.split(',').map((d) => path.resolve(d.trim())).filter(Boolean);
-  const root = path.resolve('models');
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .map((name) => path.join(root, name))
-    .filter((dir) => existsSync(path.join(dir, 'config.json')));
-}
 
 const metrics = new WorkerMetrics();
 const servesModels = env.WORKER_QUEUES.includes('gpu');
-const dirs = servesModels ? modelDirs(env) : [];
+const dirs = servesModels ? modelDirs(env.ONEFLOW_MODELS) : [];
 // Each model is loaded once per process: its sessions live in the runner's worker threads.
 const models = await loadModels(dirs, {
   threads: env.MODEL_THREADS,

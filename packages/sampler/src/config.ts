@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { pngToLatent } from './png.js';
 import { type GenerationSpec, type ModelSpec, type SamplerParams, type SamplerState, initState } from './state.js';
@@ -103,4 +104,16 @@ export function stateFromSpec(r: GenerationSpec, model: Pick<LoadedModelConfig, 
     ...(r.topK !== undefined ? { topK: r.topK } : {}),
   };
   return initState(tokenizer.prompt(r.prompt, images), params, spec, r.seed);
+}
+
+/**
+ * Model directories to serve: the comma-separated `models` list (ONEFLOW_MODELS) if given, else
+ * every directory under `root` that has a config.json.
+ */
+export function modelDirs(models: string | undefined, root = resolve('models')): string[] {
+  if (models) return models.split(',').map((d) => d.trim()).filter(Boolean).map((d) => resolve(d));
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((name) => join(root, name))
+    .filter((dir) => existsSync(join(dir, 'config.json')));
 }
