@@ -165,7 +165,8 @@ def name_words(cls: int) -> List[str]:
 
 
 def article(cls: int) -> str:
-    return "an" if CLASS_NAMES[cls][0] in "aeiou" else "a"
+    """English article by sound: "an eight", "an ankle boot", but "a one"."""
+    return "an" if CLASS_NAMES[cls][0] in "aeiou" and CLASS_NAMES[cls] != "one" else "a"
 
 
 TASKS = ["draw", "caption", "describe", "count", "list", "arith", "mixed"]

@@ -254,7 +254,29 @@ def model_inputs(batch):
             batch["image_pos"], batch["image_mask"])
 
 
-def train(cfg: TrainConfig, resume: bool = True) -> Path:
+class _Steps(torch.utils.data.Dataset):
+    """Steps [start, end) as a dataset, so batches can be prepared by worker processes; a batch is
+    still a pure function of (seed, step), whatever the number of workers."""
+
+    def __init__(self, stream: Stream, start: int, end: int):
+        self.stream, self.start, self.end = stream, start, end
+
+    def __len__(self):
+        return self.end - self.start
+
+    def __getitem__(self, i):
+        return self.stream.batch(self.start + i)
+
+
+def batches(stream: Stream, start: int, end: int, workers: int):
+    """Iterate the batches of steps [start, end), prepared in ``workers`` processes when > 0."""
+    if workers <= 0:
+        return (stream.batch(s) for s in range(start, end))
+    return iter(torch.utils.data.DataLoader(_Steps(stream, start, end), batch_size=None, shuffle=False,
+                                            num_workers=workers, prefetch_factor=4, persistent_workers=False))
+
+
+def train(cfg: TrainConfig, resume: bool = True, workers: int = 0) -> Path:
     torch.set_num_threads(cfg.threads)
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -289,8 +311,9 @@ def train(cfg: TrainConfig, resume: bool = True) -> Path:
     bar = Progress(cfg.steps, step)
     acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
     t0 = time.time()
+    it = batches(stream, step, cfg.steps, workers)
     while step < cfg.steps:
-        batch = {k: v.to(dev) for k, v in stream.batch(step).items()}
+        batch = {k: v.to(dev) for k, v in next(it).items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
         out = model(*model_inputs(batch))
@@ -334,10 +357,12 @@ def main(argv=None):
     ap.add_argument("--device")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes preparing batches ahead (useful with --device cuda; results do not change)")
     a = ap.parse_args(argv)
     cfg = TrainConfig.from_json(a.config, steps=a.steps, run_dir=a.run_dir, threads=a.threads,
                                 device=a.device, seed=a.seed)
-    ck = train(cfg, resume=not a.fresh)
+    ck = train(cfg, resume=not a.fresh, workers=a.workers)
     print(f"checkpoint: {ck}")
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 
 from training.data import (BOS, IMAGE, PAD, SEP, STOI, TASKS, VOCAB, DocSampler, Img, doc_to_ids, load_images)
-from training.train import Stream, TrainConfig
+from training.data import article, name_words
+from training.train import Stream, TrainConfig, batches
 
 
 def test_specials_have_fixed_ids():
@@ -42,3 +43,20 @@ def test_every_task_fits_limits():
     assert [x.cls for x in t if isinstance(x, Img)] == [2, 3, 4, 5]
     p, t, _ = ds.arith(rng, a=3, b=4, op="plus")
     assert p == ["three", "plus", "four"] and t[0] == "seven" and t[1].cls == 7
+
+
+def test_articles_follow_the_sound():
+    words = {" ".join([article(c)] + name_words(c)) for c in range(20)}
+    assert {"a one", "an eight", "an ankle boot", "a t-shirt", "a zero"} <= words
+    assert "an one" not in words
+
+
+def test_prefetch_workers_do_not_change_batches():
+    cfg = TrainConfig.from_json(None, batch_size=4, bucket_chunks=2)
+    st = Stream(cfg, DocSampler(load_images(0)))
+    plain = list(batches(st, 3, 8, workers=0))
+    pref = list(batches(st, 3, 8, workers=2))
+    assert len(plain) == len(pref) == 5
+    for a, b in zip(plain, pref):
+        for k in a:
+            assert np.array_equal(a[k].numpy(), b[k].numpy()), k
