@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { TemporalConfigError, temporalConnectionFromEnv, type TemporalConnectionSettings } from '@oneflow/contracts/temporal-connection';
 import { KeyRing } from './auth.js';
 import { checkpointStoreFromEnv, createJobDeps } from './deps.js';
 import { apiEnvSchema } from './env.js';
@@ -11,10 +12,20 @@ if (!parsed.success) {
   process.exit(2);
 }
 const env = parsed.data;
+// Address, namespace, TLS / mTLS and API key: the same parser as the worker's.
+const temporalSettings = ((): TemporalConnectionSettings => {
+  try {
+    return temporalConnectionFromEnv(process.env);
+  } catch (error) {
+    if (!(error instanceof TemporalConfigError)) throw error;
+    console.error(`oneflow-api: ${error.message}`);
+    process.exit(2);
+  }
+})();
 const logger = pino({ name: 'oneflow-api', level: env.LOG_LEVEL });
 const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE);
 if (keys.open) logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
-const temporal = createTemporalGateway(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
+const temporal = createTemporalGateway(temporalSettings.address, temporalSettings.namespace, temporalSettings.connection);
 const store = checkpointStoreFromEnv(env);
 const jobs = await createJobDeps({
   dataDir: env.ONEFLOW_DATA_DIR,
@@ -30,7 +41,7 @@ const api = await createApiServer({
   logger,
   keys,
 });
-logger.info({ url: api.url, baseUrl: api.baseUrl, models: jobs.models.list().map((m) => m.config.spec.name), store: store.location, auth: keys.open ? 'open' : 'keys' }, 'api listening');
+logger.info({ url: api.url, baseUrl: api.baseUrl, models: jobs.models.list().map((m) => m.config.spec.name), store: store.location, temporal: temporalSettings.summary, auth: keys.open ? 'open' : 'keys' }, 'api listening');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,6 +1,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
 import { storeFromSettings } from '@oneflow/store';
+import { TemporalConfigError, temporalConnectionFromEnv, type TemporalConnectionSettings } from '@oneflow/contracts/temporal-connection';
 import { workerEnvSchema } from './env.js';
 import { WorkerMetrics } from './metrics.js';
 import { modelDirs } from '@oneflow/sampler';
@@ -14,6 +15,16 @@ if (!parsed.success) {
   process.exit(2);
 }
 const env = parsed.data;
+// Address, namespace, TLS / mTLS and API key: the same parser as the API's.
+const temporal = ((): TemporalConnectionSettings => {
+  try {
+    return temporalConnectionFromEnv(process.env);
+  } catch (error) {
+    if (!(error instanceof TemporalConfigError)) throw error;
+    console.error(`oneflow-worker: ${error.message}`);
+    process.exit(2);
+  }
+})();
 const logger = pino({ name: 'oneflow-worker', level: env.LOG_LEVEL });
 installSdkLogger(logger, env.SDK_LOG_LEVEL);
 
@@ -35,10 +46,10 @@ if (servesModels && !engine) logger.warn({ dirs }, 'no model found: this worker 
 const slots = env.ACTIVITY_SLOTS ?? Math.max(1, Math.floor((env.MODEL_THREADS * env.MODEL_MAX_BATCH) / 2));
 
 const metricsServer = env.METRICS_PORT !== undefined ? await metrics.serve(env.METRICS_PORT, env.METRICS_HOST) : undefined;
-const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+const connection = await NativeConnection.connect(temporal.connection);
 const workers = await createWorkers({
   connection,
-  namespace: env.TEMPORAL_NAMESPACE,
+  namespace: temporal.namespace,
   logger,
   metrics,
   maxConcurrentActivities: slots,
@@ -47,8 +58,9 @@ const workers = await createWorkers({
 });
 logger.info(
   {
-    address: env.TEMPORAL_ADDRESS,
-    namespace: env.TEMPORAL_NAMESPACE,
+    address: temporal.address,
+    namespace: temporal.namespace,
+    temporal: { tls: temporal.summary.tls, mtls: temporal.summary.mtls, apiKey: temporal.summary.apiKey },
     models: [...models.keys()],
     store: store.location,
     activitySlots: slots,

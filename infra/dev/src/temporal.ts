@@ -4,9 +4,23 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { DEFAULT_NAMESPACE, SEARCH_ATTRIBUTES } from '@oneflow/contracts';
+import { plainTemporalConnection, temporalConnectionEnvShape, type TemporalConnectionOptions } from '@oneflow/contracts/temporal-connection';
 import proto from '@temporalio/proto';
 import { temporalBinary } from './paths.js';
 import { isListening } from './ports.js';
+
+/**
+ * Environment for a process that talks to a local plaintext dev server: its address and namespace,
+ * every other `TEMPORAL_*` connection setting blanked (empty = unset), so TLS or an API key meant for
+ * a real cluster in the caller's shell cannot leak into the embedded stack.
+ */
+export function localTemporalEnv(address: string, namespace: string): Record<string, string> {
+  return {
+    ...Object.fromEntries(Object.keys(temporalConnectionEnvShape).map((k) => [k, ''])),
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: namespace,
+  };
+}
 
 export interface TemporalDevOptions {
   /** The server's files live in `<dataDir>/temporal/`: SQLite store, log, state file. */
@@ -93,13 +107,15 @@ export function readTemporalState(dataDir: string): TemporalDevServer | null {
 
 /**
  * Resolves once the front end answers and the namespace exists; throws after `timeoutMs`.
- * `isDead` lets the caller abort early when the server process has exited.
+ * `isDead` lets the caller abort early when the server process has exited; `connection` carries
+ * TLS / API key for a secured cluster (`temporalConnectionFromEnv`), default plaintext.
  */
 export async function waitForTemporal(
   address: string,
   namespace: string,
   timeoutMs: number,
   isDead: () => boolean = () => false,
+  connectionOptions: TemporalConnectionOptions = plainTemporalConnection(address),
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
@@ -107,7 +123,7 @@ export async function waitForTemporal(
     if (isDead()) throw new Error('temporal server process exited during start-up');
     let connection: Connection | null = null;
     try {
-      connection = await Connection.connect({ address, connectTimeout: '2s' });
+      connection = await Connection.connect({ ...connectionOptions, address, connectTimeout: '2s' });
       await connection.workflowService.getSystemInfo({});
       await connection.workflowService.describeNamespace({ namespace });
       return;
@@ -133,10 +149,15 @@ const TYPE_BY_NAME = {
 
 /**
  * Registers the project's custom search attributes that the namespace lacks (idempotent).
- * Returns the names it added.
+ * Returns the names it added. `connection`: TLS / API key for a secured self-hosted cluster
+ * (`infra/dev/temporal search-attributes` passes the `TEMPORAL_*` environment); default plaintext.
  */
-export async function ensureSearchAttributes(address: string, namespace: string): Promise<string[]> {
-  const connection = await Connection.connect({ address });
+export async function ensureSearchAttributes(
+  address: string,
+  namespace: string,
+  connectionOptions: TemporalConnectionOptions = plainTemporalConnection(address),
+): Promise<string[]> {
+  const connection = await Connection.connect({ ...connectionOptions, address });
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const have = new Set(Object.keys(existing.customAttributes ?? {}));

@@ -22,7 +22,7 @@ import {
 } from '@oneflow/contracts';
 import { dataDir as resolveDataDir, REPO_ROOT } from './paths.js';
 import { isListening } from './ports.js';
-import { startTemporalDev, stopTemporalDev } from './temporal.js';
+import { localTemporalEnv, startTemporalDev, stopTemporalDev } from './temporal.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\u001b[1m${s}\u001b[0m` : s);
 const say = (s: string) => console.log(`${bold('oneflow')} ${s}`);
@@ -122,7 +122,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
 
-  const serviceEnv = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace, ONEFLOW_DATA_DIR: dataDir };
+  // The embedded dev server is local and plaintext: TLS / API-key settings meant for a real
+  // cluster in this shell must not reach its services (empty = unset for the shared parser).
+  const serviceEnv = { ...localTemporalEnv(temporal.address, temporal.namespace), ONEFLOW_DATA_DIR: dataDir };
   let workerReady = false;
   let workerModels: string[] = [];
   let apiUrl: string | undefined;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from './paths.js';
+import { localTemporalEnv } from './temporal.js';
 
 /** The fields of the worker's "worker ready" log line. */
 export interface WorkerReady {
@@ -37,8 +38,8 @@ export async function startWorkerProcess(options: {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      TEMPORAL_ADDRESS: options.address,
-      TEMPORAL_NAMESPACE: options.namespace,
+      // Plaintext by default; a test of a secured connection passes its TEMPORAL_TLS_* in `env`.
+      ...localTemporalEnv(options.address, options.namespace),
       ONEFLOW_DATA_DIR: options.dataDir,
       ONEFLOW_MODELS: options.models.join(','),
       SDK_LOG_LEVEL: 'ERROR',
