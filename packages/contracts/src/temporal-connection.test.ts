@@ -75,6 +75,8 @@ describe('temporalConnectionFromEnv', () => {
   it('a CA alone means server TLS with that CA; TEMPORAL_TLS=true alone means system CAs', () => {
     expect(temporalConnectionFromEnv({ TEMPORAL_TLS_CA: CA }).connection.tls).toEqual({ serverRootCACertificate: Buffer.from(CA) });
     expect(temporalConnectionFromEnv({ TEMPORAL_TLS: 'true' }).connection.tls).toEqual({});
+    // cert-manager writes an empty ca.crt for a publicly trusted server: system CAs, still TLS.
+    expect(temporalConnectionFromEnv({ TEMPORAL_TLS_CA_PATH: file('empty-ca.crt', '') }).connection.tls).toEqual({});
   });
 
   it('TEMPORAL_TLS=false keeps an API key on a plaintext connection (e.g. behind a TLS-terminating sidecar)', () => {

@@ -38,7 +38,7 @@ export const temporalConnectionEnvShape = {
   TEMPORAL_TLS_CERT_PATH: optionalText,
   TEMPORAL_TLS_KEY: optionalText,
   TEMPORAL_TLS_KEY_PATH: optionalText,
-  /** CA that signed the server's certificate, PEM (default: the system's trust store). */
+  /** CA that signed the server's certificate, PEM (default, or empty: the system's trust store). */
   TEMPORAL_TLS_CA: optionalText,
   TEMPORAL_TLS_CA_PATH: optionalText,
   /** Name to verify the server's certificate against (and SNI), when it differs from the address's host. */
@@ -162,6 +162,8 @@ export function temporalConnectionFromEnv(
     } else {
       return undefined;
     }
+    // An empty CA (cert-manager's ca.crt for a publicly trusted server) means the system's CAs.
+    if (kind === 'CA' && text.trim() === '') return undefined;
     const { pattern, what } = PEM_KIND[kind];
     if (!pattern.test(text)) {
       issues.push({ variable, code: 'not-pem', message: `expected ${what}${file !== undefined && inline === undefined ? ` in ${file}` : ''}` });
