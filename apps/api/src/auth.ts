@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { webhookSecretSchema } from '@oneflow/contracts';
 
 /** Who is calling: every generation and batch belongs to the caller's tenant. */
 export interface Principal {
@@ -16,6 +17,8 @@ const keyEntrySchema = z
     tenant: tenantSchema,
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex characters'),
     ratePerMinute: z.number().int().min(1).max(1_000_000).optional(),
+    /** Signs this tenant's webhooks (`whsec_…`); the worker reads it from the same file. */
+    webhookSecret: webhookSecretSchema.optional(),
   })
   .strict();
 export type ApiKeyEntry = z.infer<typeof keyEntrySchema>;
@@ -44,6 +47,11 @@ export class KeyRing {
     }
     if (file) entries.push(...z.array(keyEntrySchema).parse(JSON.parse(readFileSync(file, 'utf8'))));
     return new KeyRing(entries);
+  }
+
+  /** The configured entries (hashes, tenants, limits, webhook secrets). */
+  get entries(): ApiKeyEntry[] {
+    return [...this.byHash.values()];
   }
 
   get open(): boolean {

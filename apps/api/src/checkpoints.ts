@@ -17,7 +17,12 @@ export interface Snapshot {
   parentId: string | null;
   model: string;
   step: number;
-  /** The sampler's step budget (the generation stops at or before it). */
+  /**
+   * The step the generation is expected to end at: `step` + the steps its slowest clock still
+   * needs. Not the sampler's `steps` parameter, which is per clock: an image inserted late runs
+   * its own `steps` steps, so a 32-step generation can end at step 60. Grows while images are
+   * still being inserted; equals `step` once done.
+   */
   steps: number;
   done: boolean;
   tText: number;
@@ -29,6 +34,13 @@ export interface Snapshot {
 /** A request the engine would refuse; the API answers BAD_REQUEST instead of starting a job that fails. */
 export class InvalidInputError extends Error {
   override readonly name = 'InvalidInputError';
+}
+
+/** Steps until every clock (text and each image) reaches 1, at `1 / params.steps` per step. */
+export function remainingSteps(s: { tText: number; images: readonly { t: number }[]; params: { steps: number } }): number {
+  const n = s.params.steps;
+  const left = (t: number) => Math.ceil((1 - t) * n - 1e-9);
+  return Math.max(0, left(s.tText), ...s.images.map((im) => left(im.t)));
 }
 
 function messageOf(error: unknown): string {
@@ -75,7 +87,7 @@ export class CheckpointReader {
       parentId: c.parent,
       model: c.state.spec.name,
       step: c.state.step,
-      steps: c.state.params.steps,
+      steps: c.state.step + remainingSteps(c.state),
       done: isDone(c.state),
       tText: c.state.tText,
       text: tokenizer ? tokenizer.decode(gen.tokens) : '',

@@ -23,6 +23,8 @@ export interface JobDeps {
   /** How often `watch` looks at a generation. */
   watchIntervalMs: number;
   limiter: RateLimiter;
+  /** Tenants with a webhook signing secret (the worker signs; a webhook of another tenant is refused). */
+  webhookTenants: ReadonlySet<string>;
 }
 
 /** The transport-free part of the context: `appRouter.createCaller(inner)` in tests. */

@@ -23,6 +23,8 @@ export async function createJobDeps(options: {
   ratePerMinute?: number;
   stepsPerActivity: number;
   watchIntervalMs?: number;
+  /** Tenants that have a webhook signing secret (`webhookSecretsFromConfig`). */
+  webhookTenants?: Iterable<string>;
 }): Promise<JobDeps> {
   const models = await ModelCatalog.load(modelDirs(options.models));
   const store = options.store ?? new LocalBlobStore(path.resolve(options.dataDir, 'checkpoints'), { idOf: checkpointIdOf });
@@ -32,5 +34,6 @@ export async function createJobDeps(options: {
     stepsPerActivity: options.stepsPerActivity,
     watchIntervalMs: options.watchIntervalMs ?? 200,
     limiter: new RateLimiter(options.ratePerMinute ?? 1200),
+    webhookTenants: new Set(options.webhookTenants ?? []),
   };
 }

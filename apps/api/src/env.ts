@@ -24,6 +24,8 @@ export const apiEnvSchema = z.object({
   ONEFLOW_API_KEYS_FILE: z.string().optional(),
   /** Requests per key per minute (token bucket; the burst is a tenth of it, at least 10). */
   API_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
+  /** Webhook signing secrets `tenant:whsec_…,…` (also the key file's `webhookSecret`); the worker reads the same. */
+  ONEFLOW_WEBHOOK_SECRETS: z.string().optional(),
   STEPS_PER_ACTIVITY: z.coerce.number().int().min(1).max(1024).default(DEFAULT_STEPS_PER_ACTIVITY),
 });
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

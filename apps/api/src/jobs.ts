@@ -10,8 +10,9 @@ import {
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { GenerationState } from '@oneflow/contracts';
+import type { GenerationState, WebhookTarget } from '@oneflow/contracts';
 import type { CheckpointReader, Snapshot } from './checkpoints.js';
+import type { GenerationView } from './outputs.js';
 
 /** What the generation workflow (and the API at start) keep in the memo. */
 export interface GenerationMemo {
@@ -24,40 +25,11 @@ export interface GenerationMemo {
   /** Set by `resume`: the kept checkpoint the new run continues from, and the first run's root. */
   resumedFrom?: string;
   originRoot?: string;
+  /** The generation's webhook (no secret): a resumed run keeps delivering to it. */
+  webhook?: WebhookTarget;
 }
 
-export interface ImageView {
-  index: number;
-  /** The image's own clock in [0, 1] (1 = clean). */
-  clock: number;
-  /** PNG of this image at this generation's newest step, relative to the API's base URL. */
-  url: string;
-}
-
-export interface GenerationView {
-  id: string;
-  state: GenerationState;
-  model: string | null;
-  batchId: string | null;
-  parentId: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-  step: number;
-  /** The sampler's step budget (it may stop earlier). */
-  steps: number | null;
-  tText: number;
-  text: string;
-  images: ImageView[];
-  /** The newest checkpoint (the step in flight's, from the activity's heartbeat, when newer). */
-  checkpointId: string | null;
-  rootCheckpointId: string | null;
-  error: string | null;
-  /**
-   * While `queued`: how many generations (of every tenant) at step 0 started before this one and
-   * are still running — an estimate from visibility; null otherwise.
-   */
-  queuePosition: number | null;
-}
+export type { GenerationView, ImageView } from './outputs.js';
 
 export const TERMINAL_STATES: readonly GenerationState[] = ['succeeded', 'failed', 'canceled', 'expired'];
 

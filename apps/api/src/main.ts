@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { webhookSecretsFromConfig } from '@oneflow/contracts';
 import { TemporalConfigError, temporalConnectionFromEnv, type TemporalConnectionSettings } from '@oneflow/contracts/temporal-connection';
 import { KeyRing } from './auth.js';
 import { checkpointStoreFromEnv, createJobDeps } from './deps.js';
@@ -27,12 +28,14 @@ const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE)
 if (keys.open) logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
 const temporal = createTemporalGateway(temporalSettings.address, temporalSettings.namespace, temporalSettings.connection);
 const store = checkpointStoreFromEnv(env);
+const webhookTenants = webhookSecretsFromConfig(env.ONEFLOW_WEBHOOK_SECRETS, keys.entries).keys();
 const jobs = await createJobDeps({
   dataDir: env.ONEFLOW_DATA_DIR,
   store,
   models: env.ONEFLOW_MODELS,
   ratePerMinute: env.API_RATE_PER_MINUTE,
   stepsPerActivity: env.STEPS_PER_ACTIVITY,
+  webhookTenants,
 });
 const api = await createApiServer({
   inner: { temporal, version: '0.1.0', startedAt: Date.now(), jobs },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkpointIdSchema, GENERATION_STATES, generationRequestSchema, MAX_BATCH_ITEMS, refineOpSchema, samplerOverridesSchema } from '@oneflow/contracts';
+import { webhookSchema, checkpointIdSchema, GENERATION_STATES, generationRequestSchema, MAX_BATCH_ITEMS, refineOpSchema, samplerOverridesSchema } from '@oneflow/contracts';
 
 /** Ids the API hands out (`gen-…`, `batch-…`, `batch-…-3`): what a workflow id of ours looks like. */
 export const jobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'an id is 1-128 letters, digits, ., _ or -');
@@ -15,6 +15,7 @@ export const createGenerationInput = z
     ...generationRequestSchema.shape,
     idempotencyKey: idempotencyKeySchema.optional(),
     deadlineSeconds: deadlineSchema.optional(),
+    webhook: webhookSchema.optional(),
   })
   .strict();
 export type CreateGenerationInput = z.input<typeof createGenerationInput>;
@@ -44,6 +45,7 @@ export const branchInput = z
     overrides: samplerOverridesSchema.optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
     deadlineSeconds: deadlineSchema.optional(),
+    webhook: webhookSchema.optional(),
   })
   .strict();
 
@@ -54,6 +56,7 @@ export const refineInput = z
     overrides: samplerOverridesSchema.optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
     deadlineSeconds: deadlineSchema.optional(),
+    webhook: webhookSchema.optional(),
   })
   .strict();
 
@@ -71,6 +74,8 @@ export const createBatchInput = z
     concurrency: z.number().int().min(1).max(64).default(4),
     idempotencyKey: idempotencyKeySchema.optional(),
     deadlineSeconds: deadlineSchema.optional(),
+    /** Every item's final state is POSTed here (one message per item). */
+    webhook: webhookSchema.optional(),
   })
   .strict();
 

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { KeyRing } from './auth.js';
 import { createContextFactory, type InnerContext } from './context.js';
 import { handleImage, isImageRoute } from './images.js';
+import { openApiDocument, REST_BASE_PATH } from './openapi.js';
+import { createRestHandler } from './rest.js';
 import { appRouter } from './routers/_app.js';
 
 export interface ApiServer {
@@ -33,10 +35,24 @@ export async function createApiServer(options: { inner: InnerContext; host: stri
       if (error.code === 'INTERNAL_SERVER_ERROR') options.logger.error({ path, err: error }, 'procedure failed');
     },
   });
+  // The same procedures as the REST routes of the OpenAPI document, same keys and limits.
+  const rest = createRestHandler({ inner: options.inner, keys, logger: options.logger, maxBodyBytes: MAX_BODY_BYTES });
+  let openapi: string | null = null;
+  let baseUrl = '';
   const server = createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?')[0]!;
     if (pathname.startsWith('/trpc/')) {
       trpc(req, res);
+      return;
+    }
+    if (pathname === '/openapi.json' && req.method === 'GET') {
+      openapi ??= JSON.stringify(openApiDocument(baseUrl, options.inner.version));
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+      res.end(openapi);
+      return;
+    }
+    if (pathname.startsWith(`${REST_BASE_PATH}/`)) {
+      rest(req, res, pathname.slice(REST_BASE_PATH.length)).catch((err: unknown) => options.logger.error({ err, path: pathname }, 'REST route failed'));
       return;
     }
     if (isImageRoute(pathname)) {
@@ -51,7 +67,7 @@ export async function createApiServer(options: { inner: InnerContext; host: stri
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://${options.host}:${port}`;
+  baseUrl = `http://${options.host}:${port}`;
   return {
     url: `${baseUrl}/trpc`,
     baseUrl,

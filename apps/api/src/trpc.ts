@@ -1,12 +1,25 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { InnerContext } from './context.js';
 
-const t = initTRPC.context<InnerContext>().create({
+const t = initTRPC
+  .context<InnerContext>()
+  .meta<OpenApiMeta>()
+  .create({
   // Pings keep proxies from closing a quiet `watch`; the client reconnects with lastEventId.
   sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
 });
 
 export const router = t.router;
+
+/**
+ * A procedure's REST route in the OpenAPI document (and under `/api` on the server), e.g.
+ * `rest('GET', '/generations/{id}', 'generations', 'A generation')`. Subscriptions have none:
+ * SSE `watch` is tRPC-only.
+ */
+export function rest(method: 'GET' | 'POST', path: `/${string}`, tag: string, summary: string, protect = true): OpenApiMeta {
+  return { openapi: { method, path, tags: [tag], summary, protect } };
+}
 export const publicProcedure = t.procedure;
 export const createCallerFactory = t.createCallerFactory;
 

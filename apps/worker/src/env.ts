@@ -33,5 +33,9 @@ export const workerEnvSchema = z.object({
   /** Prometheus metrics on http://127.0.0.1:<port>/metrics; 0 = an OS-chosen port. Unset = off. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Webhook signing secrets `tenant:whsec_…,…` (the API reads the same; see docs/api.md). */
+  ONEFLOW_WEBHOOK_SECRETS: z.string().optional(),
+  /** The API's key file: the worker reads only its entries' `webhookSecret`. */
+  ONEFLOW_API_KEYS_FILE: z.string().optional(),
 });
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { NativeConnection } from '@temporalio/worker';
+import { z } from 'zod';
+import { webhookSecretsFromConfig } from '@oneflow/contracts';
 import { pino } from 'pino';
 import { storeFromSettings } from '@oneflow/store';
 import { TemporalConfigError, temporalConnectionFromEnv, type TemporalConnectionSettings } from '@oneflow/contracts/temporal-connection';
@@ -45,6 +48,12 @@ if (servesModels && !engine) logger.warn({ dirs }, 'no model found: this worker 
 // Enough concurrent steps to fill the micro-batches (a guided step sends two rows).
 const slots = env.ACTIVITY_SLOTS ?? Math.max(1, Math.floor((env.MODEL_THREADS * env.MODEL_MAX_BATCH) / 2));
 
+// Signing secrets by tenant, from the same configuration as the API's (never in workflow inputs).
+const keyFileEntries = env.ONEFLOW_API_KEYS_FILE
+  ? z.array(z.looseObject({ tenant: z.string(), webhookSecret: z.string().optional() })).parse(JSON.parse(readFileSync(env.ONEFLOW_API_KEYS_FILE, 'utf8')))
+  : [];
+const webhookSecrets = webhookSecretsFromConfig(env.ONEFLOW_WEBHOOK_SECRETS, keyFileEntries);
+
 const metricsServer = env.METRICS_PORT !== undefined ? await metrics.serve(env.METRICS_PORT, env.METRICS_HOST) : undefined;
 const connection = await NativeConnection.connect(temporal.connection);
 const workers = await createWorkers({
@@ -54,6 +63,7 @@ const workers = await createWorkers({
   metrics,
   maxConcurrentActivities: slots,
   queues: env.WORKER_QUEUES,
+  webhookSecrets,
   ...(engine ? { engine } : {}),
 });
 logger.info(
@@ -66,6 +76,7 @@ logger.info(
     activitySlots: slots,
     queues: env.WORKER_QUEUES,
     metrics: metricsServer?.url ?? null,
+    webhookTenants: [...webhookSecrets.keys()],
   },
   'worker ready',
 );

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '@oneflow/contracts';
 import type { Logger } from 'pino';
-import { createActivities } from './activities/index.js';
+import { createActivities, createCpuActivities } from './activities/index.js';
 import type { GenerationEngine } from './engine.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -36,6 +36,8 @@ export async function createWorkers(options: {
   maxConcurrentActivities?: number;
   /** Which task queues this process serves (default both). */
   queues?: readonly QueueRole[];
+  /** Webhook signing secrets per tenant (`ONEFLOW_WEBHOOK_SECRETS`, the key file's `webhookSecret`). */
+  webhookSecrets?: ReadonlyMap<string, string>;
 }): Promise<WorkerSet> {
   const queues = new Set(options.queues ?? ['cpu', 'gpu']);
   if (queues.size === 0) throw new RangeError('a worker must serve at least one task queue (cpu, gpu)');
@@ -51,6 +53,8 @@ export async function createWorkers(options: {
           namespace: options.namespace,
           taskQueue: CPU_TASK_QUEUE,
           workflowsPath,
+          // Light activities beside the workflows: webhook deliveries.
+          activities: createCpuActivities({ logger: options.logger, ...(options.webhookSecrets ? { webhookSecrets: options.webhookSecrets } : {}) }),
         })
       : undefined,
     queues.has('gpu')

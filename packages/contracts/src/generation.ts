@@ -1,3 +1,4 @@
+import type { WebhookTarget } from './webhook.js';
 import { z } from 'zod';
 
 /** Checkpoint ids are the SHA-256 (hex) of the checkpoint's encoding. */
@@ -74,6 +75,8 @@ export interface GenerationWorkflowInput {
   stepsPerActivity: number;
   tenant?: string;
   batchId?: string;
+  /** POSTed (signed) when the generation succeeds, fails or is canceled. */
+  webhook?: WebhookTarget;
   /** A worker that stops heartbeating for this long is presumed dead and its step loop moves on (default 20). */
   heartbeatTimeoutSeconds?: number;
   /** Forces continue-as-new after this many activities (tests); otherwise Temporal's suggestion decides. */
@@ -147,6 +150,8 @@ export interface BatchWorkflowInput {
   stepsPerActivity: number;
   tenant?: string;
   heartbeatTimeoutSeconds?: number;
+  /** Every item's generation delivers its final state to this webhook. */
+  webhook?: WebhookTarget;
 }
 
 export interface BatchItemStatus {

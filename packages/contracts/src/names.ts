@@ -16,6 +16,8 @@ export const WORKFLOWS = {
   smoke: 'smoke',
   generation: 'generation',
   batch: 'batch',
+  /** One signed webhook delivery, retried with backoff; started by a generation as it ends. */
+  webhook: 'webhook',
 } as const;
 export type WorkflowName = (typeof WORKFLOWS)[keyof typeof WORKFLOWS];
 

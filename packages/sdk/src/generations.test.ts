@@ -257,7 +257,15 @@ describe('generations through the SDK', () => {
       timeout: 30_000,
     });
     const lines = run.stdout.trim().split('\n');
-    expect(lines.filter((l) => l.startsWith('step ')).length).toBeGreaterThan(3);
+    // `step N/?` while queued (no checkpoint yet), `step N/M` after.
+    const progress = lines
+      .map((l) => /^step (\d+)\/(\d+) /.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => [Number(m[1]), Number(m[2])] as const);
+    expect(progress.length).toBeGreaterThan(3);
+    // step/steps: the expected last step, never behind the step counter (it printed `step 60/32`).
+    for (const [step, steps] of progress) expect(step, lines.join('\n')).toBeLessThanOrEqual(steps);
+    expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
     const summary = JSON.parse(lines.at(-1)!) as { state: string; text: string; images: string[] };
     expect(summary.state).toBe('succeeded');
     expect(summary.images.length).toBe((summary.text.match(/<image>/g) ?? []).length);

@@ -5,6 +5,8 @@ import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCC
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '@oneflow/api';
 
+export { verifyWebhook, WebhookVerificationError, type WebhookErrorReason, type WebhookEvent } from './webhooks.js';
+
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export type Health = RouterOutputs['health'];

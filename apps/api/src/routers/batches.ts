@@ -1,24 +1,18 @@
 import { TRPCError } from '@trpc/server';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { statusQueryName, type BatchStatus, type BatchWorkflowInput, type GenerationState, stateKey } from '@oneflow/contracts';
+import { statusQueryName, type BatchStatus, type BatchWorkflowInput, stateKey } from '@oneflow/contracts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tracked } from '@trpc/server';
 import { describeOwned, listPage, lit, sha256, stateOfStatus } from '../jobs.js';
 import { createBatchInput, idInput, listBatchesInput, watchInput } from '../schemas.js';
-import { authedProcedure, router } from '../trpc.js';
-import { asBadRequest, canonicalJson, jobId, startJob } from './start.js';
+import { authedProcedure, rest, router } from '../trpc.js';
+
+const B = 'batches';
+import { asBadRequest, canonicalJson, jobId, startJob, webhookTarget } from './start.js';
 import { InvalidInputError } from '../checkpoints.js';
+import { batchCancelSchema, batchPageSchema, batchViewSchema, type BatchView, type BatchViewState } from '../outputs.js';
 
-export type BatchViewState = BatchStatus['state'] | 'expired';
-
-export interface BatchView {
-  id: string;
-  state: BatchViewState;
-  counts: Record<GenerationState, number>;
-  items: { id: string; state: GenerationState; step: number | null; text: string | null; error: string | null }[];
-  createdAt: string;
-  finishedAt: string | null;
-}
+export type { BatchView, BatchViewState } from '../outputs.js';
 
 async function batchStatus(client: Client, d: WorkflowExecutionDescription): Promise<BatchStatus> {
   const handle = client.workflow.getHandle(d.workflowId);
@@ -70,7 +64,11 @@ async function batchView(client: Client, d: WorkflowExecutionDescription): Promi
 
 export const batchesRouter = router({
   /** Many generations as one job (bounded concurrency); each item is a generation of its own (`<batch id>-<index>`). */
-  create: authedProcedure.input(createBatchInput).mutation(async ({ ctx, input }): Promise<BatchView> => {
+  create: authedProcedure
+    .meta(rest('POST', '/batches', B, 'Start a batch of generations'))
+    .input(createBatchInput)
+    .output(batchViewSchema)
+    .mutation(async ({ ctx, input }): Promise<BatchView> => {
     await asBadRequest(() =>
       input.items.forEach((item, i) => {
         try {
@@ -81,8 +79,9 @@ export const batchesRouter = router({
         }
       }),
     );
-    const client = await ctx.temporal.client();
     const tenant = ctx.principal.tenant;
+    const webhook = webhookTarget(input.webhook, tenant, ctx.jobs.webhookTenants);
+    const client = await ctx.temporal.client();
     const batchId = jobId('batch', tenant, input.idempotencyKey);
     const args: BatchWorkflowInput = {
       batchId,
@@ -90,6 +89,7 @@ export const batchesRouter = router({
       concurrency: input.concurrency,
       stepsPerActivity: ctx.jobs.stepsPerActivity,
       tenant,
+      ...(webhook ? { webhook } : {}),
     };
     await startJob(client, {
       workflow: 'batch',
@@ -97,7 +97,7 @@ export const batchesRouter = router({
       tenant,
       batchId,
       idempotent: input.idempotencyKey !== undefined,
-      requestHash: sha256(canonicalJson({ kind: 'batch', items: input.items, concurrency: input.concurrency, deadlineSeconds: input.deadlineSeconds })),
+      requestHash: sha256(canonicalJson({ kind: 'batch', items: input.items, concurrency: input.concurrency, deadlineSeconds: input.deadlineSeconds, webhook })),
       ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
       args,
     });
@@ -113,13 +113,19 @@ export const batchesRouter = router({
     };
   }),
 
-  get: authedProcedure.input(idInput).query(async ({ ctx, input }) => {
+  get: authedProcedure
+    .meta(rest('GET', '/batches/{id}', B, 'A batch: state, counts, items'))
+    .input(idInput)
+    .output(batchViewSchema)
+    .query(async ({ ctx, input }) => {
     const client = await ctx.temporal.client();
     return batchView(client, await describeOwned(client, ctx.principal.tenant, input.id, 'batch'));
   }),
 
   list: authedProcedure
+    .meta(rest('GET', '/batches', B, "The tenant's batches, newest first"))
     .input(listBatchesInput)
+    .output(batchPageSchema)
     .query(async ({ ctx, input }): Promise<{ items: { id: string; state: BatchViewState; createdAt: string; finishedAt: string | null }[]; nextCursor: string | null }> => {
       const client = await ctx.temporal.client();
       const query = [`WorkflowType = 'batch'`, `OneflowTenant = ${lit(ctx.principal.tenant)}`, `ExecutionStatus != 'ContinuedAsNew'`, ...(input.state ? [`OneflowState = ${lit(input.state)}`] : [])].join(' AND ');
@@ -163,7 +169,11 @@ export const batchesRouter = router({
   }),
 
   /** Cancels the batch: running items stop between steps (each keeps its newest checkpoint), no new item starts. */
-  cancel: authedProcedure.input(idInput).mutation(async ({ ctx, input }): Promise<{ id: string; cancelRequested: true }> => {
+  cancel: authedProcedure
+    .meta(rest('POST', '/batches/{id}/cancel', B, 'Cancel a batch'))
+    .input(idInput)
+    .output(batchCancelSchema)
+    .mutation(async ({ ctx, input }): Promise<{ id: string; cancelRequested: true }> => {
     const client = await ctx.temporal.client();
     const d = await describeOwned(client, ctx.principal.tenant, input.id, 'batch');
     if (d.status.name !== 'RUNNING') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `batch ${input.id} is not running` });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parentKey, modelKey, batchKey } from '@oneflow/contracts';
 import { tracked, TRPCError } from '@trpc/server';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import type { GenerationRequest, GenerationState, RefineOp, SamplerOverrides } from '@oneflow/contracts';
+import type { GenerationRequest, GenerationState, RefineOp, SamplerOverrides, WebhookRequest } from '@oneflow/contracts';
 import type { CheckpointReader, Snapshot } from '../checkpoints.js';
 import {
   describeOwned,
@@ -18,9 +18,14 @@ import {
   type ListedExecution,
 } from '../jobs.js';
 import { branchInput, createGenerationInput, idInput, listGenerationsInput, refineInput, watchInput } from '../schemas.js';
-import { authedProcedure, router } from '../trpc.js';
-import { asBadRequest, canonicalJson, generationArgs, jobId, startJob } from './start.js';
+import { authedProcedure, rest, router } from '../trpc.js';
+
+const G = 'generations';
+import { asBadRequest, canonicalJson, generationArgs, jobId, startJob, webhookTarget } from './start.js';
 import type { JobDeps } from '../context.js';
+import { generationPageSchema, generationViewSchema, lineageSchema, type GenerationSummary, type LineageNode } from '../outputs.js';
+
+export type { GenerationSummary, LineageNode } from '../outputs.js';
 
 /** One `watch` event: the generation at one step (every step is reported, in order) or a state change. */
 export interface WatchEvent {
@@ -32,24 +37,6 @@ export interface WatchEvent {
   images: { index: number; clock: number }[];
   checkpointId: string | null;
   error: string | null;
-}
-
-export interface GenerationSummary {
-  id: string;
-  state: GenerationState;
-  model: string | null;
-  batchId: string | null;
-  parentId: string | null;
-  step: number;
-  checkpointId: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface LineageNode extends GenerationSummary {
-  rootCheckpointId: string | null;
-  /** The checkpoint this generation branched from (its root's parent) and that checkpoint's step. */
-  branchedFrom: { checkpointId: string; step: number } | null;
 }
 
 const summaryOf = (r: ListedExecution): GenerationSummary => ({
@@ -140,11 +127,18 @@ async function resolveBase(
 
 async function derive(
   ctx: { temporal: { client(): Promise<Client> }; jobs: JobDeps; principal: { tenant: string } },
-  input: { from: { generationId: string; step?: number | undefined } | { checkpointId: string }; overrides?: SamplerOverrides | undefined; idempotencyKey?: string | undefined; deadlineSeconds?: number | undefined },
+  input: {
+    from: { generationId: string; step?: number | undefined } | { checkpointId: string };
+    overrides?: SamplerOverrides | undefined;
+    idempotencyKey?: string | undefined;
+    deadlineSeconds?: number | undefined;
+    webhook?: WebhookRequest | undefined;
+  },
   refine: RefineOp | undefined,
 ): Promise<GenerationView> {
-  const client = await ctx.temporal.client();
   const tenant = ctx.principal.tenant;
+  const webhook = webhookTarget(input.webhook, tenant, ctx.jobs.webhookTenants);
+  const client = await ctx.temporal.client();
   const base = await resolveBase(client, ctx.jobs, tenant, input.from);
   const snap = await asBadRequest(() =>
     ctx.jobs.checkpoints.validateDerive(base.checkpointId, { ...(input.overrides ? { overrides: input.overrides } : {}), ...(refine ? { refine } : {}) }),
@@ -155,10 +149,11 @@ async function derive(
     workflowId,
     tenant,
     idempotent: input.idempotencyKey !== undefined,
-    requestHash: sha256(canonicalJson({ kind: refine ? 'refine' : 'branch', from: input.from, overrides: input.overrides, refine })),
+    requestHash: sha256(canonicalJson({ kind: refine ? 'refine' : 'branch', from: input.from, overrides: input.overrides, refine, webhook })),
     model: snap.model,
     ...(base.parentId ? { parentId: base.parentId } : {}),
     ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
+    ...(webhook ? { memo: { webhook } } : {}),
     args: generationArgs(
       workflowId,
       {
@@ -170,6 +165,8 @@ async function derive(
       },
       tenant,
       ctx.jobs.stepsPerActivity,
+      undefined,
+      webhook,
     ),
   });
   return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(workflowId).describe());
@@ -177,32 +174,46 @@ async function derive(
 
 export const generationsRouter = router({
   /** Starts a generation. With `idempotencyKey`, retries (even concurrent ones) return the same generation. */
-  create: authedProcedure.input(createGenerationInput).mutation(async ({ ctx, input }): Promise<GenerationView> => {
-    const { idempotencyKey, deadlineSeconds, ...request } = input;
+  create: authedProcedure
+    .meta(rest('POST', '/generations', G, 'Start a generation'))
+    .input(createGenerationInput)
+    .output(generationViewSchema)
+    .mutation(async ({ ctx, input }): Promise<GenerationView> => {
+    const { idempotencyKey, deadlineSeconds, webhook: hook, ...request } = input;
     const req: GenerationRequest = request;
     await asBadRequest(() => ctx.jobs.checkpoints.validateRequest(req));
-    const client = await ctx.temporal.client();
     const tenant = ctx.principal.tenant;
+    const webhook = webhookTarget(hook, tenant, ctx.jobs.webhookTenants);
+    const client = await ctx.temporal.client();
     const workflowId = jobId('gen', tenant, idempotencyKey);
     await startJob(client, {
       workflow: 'generation',
       workflowId,
       tenant,
       idempotent: idempotencyKey !== undefined,
-      requestHash: sha256(canonicalJson({ kind: 'create', request: req, deadlineSeconds })),
+      requestHash: sha256(canonicalJson({ kind: 'create', request: req, deadlineSeconds, webhook })),
       model: req.model,
       ...(deadlineSeconds ? { deadlineSeconds } : {}),
-      args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, ctx.jobs.stepsPerActivity),
+      ...(webhook ? { memo: { webhook } } : {}),
+      args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, ctx.jobs.stepsPerActivity, undefined, webhook),
     });
     return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(workflowId).describe());
   }),
 
-  get: authedProcedure.input(idInput).query(async ({ ctx, input }): Promise<GenerationView> => {
+  get: authedProcedure
+    .meta(rest('GET', '/generations/{id}', G, 'A generation: state, progress, text, images, checkpoints'))
+    .input(idInput)
+    .output(generationViewSchema)
+    .query(async ({ ctx, input }): Promise<GenerationView> => {
     const client = await ctx.temporal.client();
     return generationView(client, ctx.jobs.checkpoints, await describeOwned(client, ctx.principal.tenant, input.id, 'generation'));
   }),
 
-  list: authedProcedure.input(listGenerationsInput).query(async ({ ctx, input }): Promise<{ items: GenerationSummary[]; nextCursor: string | null }> => {
+  list: authedProcedure
+    .meta(rest('GET', '/generations', G, "The tenant's generations, newest first"))
+    .input(listGenerationsInput)
+    .output(generationPageSchema)
+    .query(async ({ ctx, input }): Promise<{ items: GenerationSummary[]; nextCursor: string | null }> => {
     const client = await ctx.temporal.client();
     const page = await listPage(client, generationsQuery(ctx.principal.tenant, input), input.limit, input.cursor);
     let rows = page.rows.filter((r) => r.tenant === ctx.principal.tenant);
@@ -212,7 +223,11 @@ export const generationsRouter = router({
   }),
 
   /** Requests cancellation: the running step finishes, the newest checkpoint is kept (`resume` continues from it). */
-  cancel: authedProcedure.input(idInput).mutation(async ({ ctx, input }): Promise<GenerationView> => {
+  cancel: authedProcedure
+    .meta(rest('POST', '/generations/{id}/cancel', G, 'Cancel (the newest checkpoint is kept)'))
+    .input(idInput)
+    .output(generationViewSchema)
+    .mutation(async ({ ctx, input }): Promise<GenerationView> => {
     const client = await ctx.temporal.client();
     const d = await describeOwned(client, ctx.principal.tenant, input.id, 'generation');
     if (d.status.name !== 'RUNNING') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} is not running` });
@@ -221,7 +236,11 @@ export const generationsRouter = router({
   }),
 
   /** Continues a canceled, failed or expired generation from its newest checkpoint, under the same id. */
-  resume: authedProcedure.input(idInput).mutation(async ({ ctx, input }): Promise<GenerationView> => {
+  resume: authedProcedure
+    .meta(rest('POST', '/generations/{id}/resume', G, 'Resume a canceled, failed or expired generation'))
+    .input(idInput)
+    .output(generationViewSchema)
+    .mutation(async ({ ctx, input }): Promise<GenerationView> => {
     const client = await ctx.temporal.client();
     const tenant = ctx.principal.tenant;
     const d = await describeOwned(client, tenant, input.id, 'generation');
@@ -244,20 +263,32 @@ export const generationsRouter = router({
       model: d.typedSearchAttributes.get(modelKey) ?? parts.snapshot.model,
       ...(parentId ? { parentId } : {}),
       ...(batchId ? { batchId } : {}),
-      memo: { resumedFrom: head, ...(originRoot ? { originRoot } : {}) },
-      args: generationArgs(input.id, { kind: 'resume', checkpointId: head }, tenant, ctx.jobs.stepsPerActivity, batchId),
+      memo: { resumedFrom: head, ...(originRoot ? { originRoot } : {}), ...(memo.webhook ? { webhook: memo.webhook } : {}) },
+      args: generationArgs(input.id, { kind: 'resume', checkpointId: head }, tenant, ctx.jobs.stepsPerActivity, batchId, memo.webhook),
     });
     return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(input.id).describe());
   }),
 
   /** A new generation from a generation's step (default: its newest) or from a checkpoint id, with overrides. */
-  branch: authedProcedure.input(branchInput).mutation(({ ctx, input }) => derive(ctx, input, undefined)),
+  branch: authedProcedure
+    .meta(rest('POST', '/generations/branch', G, 'A new generation from any step of another, with overrides'))
+    .input(branchInput)
+    .output(generationViewSchema)
+    .mutation(({ ctx, input }) => derive(ctx, input, undefined)),
 
   /** A branch with a refinement operation (re-noise an image, delete a text span, replace the prompt). */
-  refine: authedProcedure.input(refineInput).mutation(({ ctx, input }) => derive(ctx, input, input.op)),
+  refine: authedProcedure
+    .meta(rest('POST', '/generations/refine', G, 'A branch with a refinement operation'))
+    .input(refineInput)
+    .output(generationViewSchema)
+    .mutation(({ ctx, input }) => derive(ctx, input, input.op)),
 
   /** The tree of branches the generation belongs to (from its topmost ancestor), flat, with checkpoints. */
-  lineage: authedProcedure.input(idInput).query(async ({ ctx, input }): Promise<{ rootId: string; nodes: LineageNode[] }> => {
+  lineage: authedProcedure
+    .meta(rest('GET', '/generations/{id}/lineage', G, 'The tree of branches the generation belongs to'))
+    .input(idInput)
+    .output(lineageSchema)
+    .query(async ({ ctx, input }): Promise<{ rootId: string; nodes: LineageNode[] }> => {
     const client = await ctx.temporal.client();
     const tenant = ctx.principal.tenant;
     let d: WorkflowExecutionDescription = await describeOwned(client, tenant, input.id, 'generation');

@@ -1,8 +1,13 @@
 import { healthSchema, type Health } from '@oneflow/contracts';
-import { publicProcedure } from '../trpc.js';
+import { z } from 'zod';
+import { publicProcedure, rest } from '../trpc.js';
 
 /** Liveness plus whether Temporal answers; `degraded` (not an error) when it does not. */
-export const healthProcedure = publicProcedure.output(healthSchema).query(async ({ ctx }): Promise<Health> => {
+export const healthProcedure = publicProcedure
+  .meta(rest('GET', '/health', 'health', 'Liveness, and whether Temporal answers', false))
+  .input(z.object({}).strict().optional())
+  .output(healthSchema)
+  .query(async ({ ctx }): Promise<Health> => {
   const reachable = await ctx.temporal.ping();
   return {
     status: reachable ? 'ok' : 'degraded',

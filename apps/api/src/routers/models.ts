@@ -1,19 +1,15 @@
 import { z } from 'zod';
-import { authedProcedure, router } from '../trpc.js';
+import { modelInfoSchema, type ModelInfo } from '../outputs.js';
+import { authedProcedure, rest, router } from '../trpc.js';
 
-export interface ModelInfo {
-  name: string;
-  /** Latent shape `[C, H, W]` of each image (input images are resized to H × W). */
-  latentShape: [number, number, number];
-  maxTokens: number;
-  maxImages: number;
-  defaults: { steps: number; guidance: number; temperature: number; topK: number };
-  /** The words a prompt may use (`<image>` takes the next input image). */
-  vocabulary: string[];
-}
+export type { ModelInfo } from '../outputs.js';
 
 export const modelsRouter = router({
-  list: authedProcedure.input(z.object({}).strict().optional()).query(({ ctx }): ModelInfo[] =>
+  list: authedProcedure
+    .meta(rest('GET', '/models', 'models', 'The models this API serves'))
+    .input(z.object({}).strict().optional())
+    .output(z.array(modelInfoSchema))
+    .query(({ ctx }): ModelInfo[] =>
     ctx.jobs.models.list().map(({ config }) => ({
       name: config.spec.name,
       latentShape: [...config.spec.latentShape],

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
-import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRoot, type GenerationWorkflowInput, batchKey, modelKey, parentKey, stepKey, tenantKey } from '@oneflow/contracts';
+import { CPU_TASK_QUEUE, WEBHOOK_EVENTS, WORKFLOWS, type WebhookRequest, type WebhookTarget, type GenerationRoot, type GenerationWorkflowInput, batchKey, modelKey, parentKey, stepKey, tenantKey } from '@oneflow/contracts';
 import { InvalidInputError } from '../checkpoints.js';
 import { sha256, type GenerationMemo } from '../jobs.js';
 
@@ -86,6 +86,18 @@ export async function startJob(client: Client, o: StartOptions): Promise<void> {
   }
 }
 
-export function generationArgs(generationId: string, root: GenerationRoot, tenant: string, stepsPerActivity: number, batchId?: string): GenerationWorkflowInput {
-  return { generationId, root, stepsPerActivity, tenant, ...(batchId ? { batchId } : {}) };
+export function generationArgs(generationId: string, root: GenerationRoot, tenant: string, stepsPerActivity: number, batchId?: string, webhook?: WebhookTarget): GenerationWorkflowInput {
+  return { generationId, root, stepsPerActivity, tenant, ...(batchId ? { batchId } : {}), ...(webhook ? { webhook } : {}) };
+}
+
+/**
+ * The webhook a job will deliver to (every event unless it names some), or BAD_REQUEST when the
+ * tenant has no signing secret: the worker could never sign its messages.
+ */
+export function webhookTarget(webhook: WebhookRequest | undefined, tenant: string, tenantsWithSecret: ReadonlySet<string>): WebhookTarget | undefined {
+  if (!webhook) return undefined;
+  if (!tenantsWithSecret.has(tenant)) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `no webhook signing secret is configured for tenant ${tenant} (ONEFLOW_WEBHOOK_SECRETS or the key file's webhookSecret)` });
+  }
+  return { url: webhook.url, events: webhook.events ? [...new Set(webhook.events)] : [...WEBHOOK_EVENTS] };
 }

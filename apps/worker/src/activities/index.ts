@@ -3,6 +3,7 @@ import type { GenerationEngine } from '../engine.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { createGenerationActivities } from './generation.js';
 import { createSmokeActivities } from './smoke.js';
+import { createWebhookActivities } from './webhook.js';
 
 /** Heavy, per-process resources the activities share (models, checkpoint store…). */
 export interface ActivityDeps {
@@ -10,6 +11,8 @@ export interface ActivityDeps {
   /** The model side; a worker without one serves only the smoke activity. */
   engine?: GenerationEngine;
   metrics?: WorkerMetrics;
+  /** Webhook signing secrets per tenant (the `deliverWebhook` activity, on the CPU queue). */
+  webhookSecrets?: ReadonlyMap<string, string>;
 }
 
 /** Built once per worker process; tests inject their own implementations of our interfaces here. */
@@ -21,4 +24,9 @@ export function createActivities(deps: ActivityDeps): Partial<Activities> {
   };
 }
 /** Every activity a workflow may call (workflows import this type only). */
-export type Activities = ReturnType<typeof createSmokeActivities> & ReturnType<typeof createGenerationActivities>;
+export type Activities = ReturnType<typeof createSmokeActivities> & ReturnType<typeof createGenerationActivities> & ReturnType<typeof createWebhookActivities>;
+
+/** The light activities of the CPU queue (webhook deliveries). */
+export function createCpuActivities(deps: ActivityDeps) {
+  return createWebhookActivities({ logger: deps.logger, ...(deps.webhookSecrets ? { webhookSecrets: deps.webhookSecrets } : {}) });
+}

@@ -10,13 +10,19 @@ export interface InProcessWorker {
   stop(): Promise<void>;
 }
 
-export async function startInProcessWorker(options: { address: string; namespace: string; engine?: GenerationEngine }): Promise<InProcessWorker> {
+export async function startInProcessWorker(options: {
+  address: string;
+  namespace: string;
+  engine?: GenerationEngine;
+  webhookSecrets?: ReadonlyMap<string, string>;
+}): Promise<InProcessWorker> {
   const nativeConnection = await NativeConnection.connect({ address: options.address });
   const workers = await createWorkers({
     connection: nativeConnection,
     namespace: options.namespace,
     logger: pino({ level: 'silent' }),
     ...(options.engine ? { engine: options.engine } : {}),
+    ...(options.webhookSecrets ? { webhookSecrets: options.webhookSecrets } : {}),
   });
   const running = workers.run();
   const connection = await Connection.connect({ address: options.address });

@@ -74,6 +74,7 @@ export async function batch(input: BatchWorkflowInput): Promise<BatchStatus> {
             stepsPerActivity: input.stepsPerActivity,
             batchId: input.batchId,
             ...(input.tenant ? { tenant: input.tenant } : {}),
+            ...(input.webhook ? { webhook: input.webhook } : {}),
             ...(input.heartbeatTimeoutSeconds ? { heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds } : {}),
           },
         ],

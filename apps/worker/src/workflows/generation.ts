@@ -6,13 +6,17 @@ import {
   continueAsNew,
   defineQuery,
   isCancellation,
+  log,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
+  startChild,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  CPU_TASK_QUEUE,
   GPU_TASK_QUEUE,
   type AdvanceResult,
   NON_RETRYABLE_FAILURES,
@@ -22,6 +26,7 @@ import {
   type GenerationState,
   type GenerationStatus,
   type GenerationWorkflowInput,
+  type WebhookPayload,
   batchKey,
   modelKey,
   parentKey,
@@ -30,6 +35,7 @@ import {
   tenantKey,
 } from '@oneflow/contracts';
 import type { Activities } from '../activities/index.js';
+import { webhook } from './webhook.js';
 
 export const statusQuery = defineQuery<GenerationStatus>(statusQueryName);
 
@@ -52,6 +58,46 @@ function advanceActivity(heartbeatTimeoutSeconds: number) {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry,
   }).advance;
+}
+
+/**
+ * Starts the delivery of the generation's final state to its webhook (if it asked for this event)
+ * as a workflow of its own, abandoned when this one closes: the generation ends now, the delivery
+ * retries on its own schedule. Runs even while this workflow is being canceled. Nothing here runs
+ * for a generation without a webhook, so recorded histories replay unchanged.
+ */
+async function notify(input: GenerationWorkflowInput, state: WebhookPayload['data']['state'], head: CheckpointSummary | null, error: string | null): Promise<void> {
+  const target = input.webhook;
+  const type = `generation.${state}` as const;
+  if (!target || !target.events.includes(type)) return;
+  const { runId } = workflowInfo();
+  const payload: WebhookPayload = {
+    type,
+    timestamp: new Date().toISOString(),
+    data: {
+      id: input.generationId,
+      state,
+      batchId: input.batchId ?? null,
+      step: head?.step ?? 0,
+      text: head?.text ?? '',
+      imageClocks: head?.imageClocks ?? [],
+      checkpointId: head?.checkpointId ?? null,
+      error,
+    },
+  };
+  try {
+    await CancellationScope.nonCancellable(() =>
+      startChild(webhook, {
+        workflowId: `${input.generationId}-webhook-${runId}`,
+        taskQueue: CPU_TASK_QUEUE,
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        args: [{ tenant: input.tenant ?? 'default', target, messageId: `msg_${runId}`, payload }],
+      }),
+    );
+  } catch (err) {
+    // The generation's own outcome stands even if its notification could not be scheduled.
+    log.error('webhook delivery not started', { generationId: input.generationId, error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /**
@@ -131,20 +177,24 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
     if (isCancellation(err)) {
       state = 'canceled';
       publish();
+      await notify(input, state, head, null);
       throw err;
     }
     state = 'failed';
     error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     publish();
+    await notify(input, state, head, error);
     throw err;
   }
 
   if (CancellationScope.current().consideredCancelled) {
     state = 'canceled';
     publish();
+    await notify(input, state, head, null);
     throw new CancelledFailure('generation canceled; its newest checkpoint is kept');
   }
   state = 'succeeded';
   publish();
+  await notify(input, state, current, null);
   return { generationId: input.generationId, final: current, rootCheckpointId: (root ?? current).checkpointId, timings };
 }

@@ -23,7 +23,7 @@ export interface Stack {
 }
 
 /** Starts `apps/worker/src/main.ts` (the tiny model) as its own process; resolves once it logged "worker ready". */
-export async function startWorker(address: string, namespace: string, dataDir: string): Promise<ChildProcess> {
+export async function startWorker(address: string, namespace: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
     cwd: REPO_ROOT,
     env: {
@@ -33,6 +33,7 @@ export async function startWorker(address: string, namespace: string, dataDir: s
       ONEFLOW_DATA_DIR: dataDir,
       ONEFLOW_MODELS: MODEL_DIR,
       SDK_LOG_LEVEL: 'ERROR',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,10 +58,24 @@ export async function startWorker(address: string, namespace: string, dataDir: s
  * The real stack for SDK tests: the API in this process (two tenants' keys, the tiny model's
  * config), a real worker process on the same data dir, both on the shared Temporal dev server.
  */
-export async function startStack(options: { address: string; namespace: string; worker: boolean; ratePerMinute?: number }): Promise<Stack> {
+export async function startStack(options: {
+  address: string;
+  namespace: string;
+  worker: boolean;
+  ratePerMinute?: number;
+  /** Webhook signing secrets by tenant (the API and the worker get the same, as ONEFLOW_WEBHOOK_SECRETS). */
+  webhookSecrets?: Record<string, string>;
+}): Promise<Stack> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'oneflow-api-test-'));
   const temporal = createTemporalGateway(options.address, options.namespace);
-  const jobs = await createJobDeps({ dataDir, models: MODEL_DIR, stepsPerActivity: 4, watchIntervalMs: 100, ratePerMinute: options.ratePerMinute ?? 100_000 });
+  const jobs = await createJobDeps({
+    dataDir,
+    models: MODEL_DIR,
+    stepsPerActivity: 4,
+    watchIntervalMs: 100,
+    ratePerMinute: options.ratePerMinute ?? 100_000,
+    webhookTenants: Object.keys(options.webhookSecrets ?? {}),
+  });
   const keys = new KeyRing([
     { tenant: 'acme', sha256: hashApiKey(KEYS.acme) },
     { tenant: 'umbrella', sha256: hashApiKey(KEYS.umbrella) },
@@ -68,7 +83,8 @@ export async function startStack(options: { address: string; namespace: string; 
   const api = await createApiServer({ inner: { temporal, version: 'test', startedAt: Date.now(), jobs }, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), keys });
   let worker: ChildProcess | null = null;
   try {
-    if (options.worker) worker = await startWorker(options.address, options.namespace, dataDir);
+    const secrets = Object.entries(options.webhookSecrets ?? {}).map(([tenant, secret]) => `${tenant}:${secret}`).join(',');
+    if (options.worker) worker = await startWorker(options.address, options.namespace, dataDir, secrets ? { ONEFLOW_WEBHOOK_SECRETS: secrets } : {});
   } catch (error) {
     await api.close();
     await temporal.close();

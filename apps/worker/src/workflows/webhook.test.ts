@@ -1,0 +1,167 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CPU_TASK_QUEUE, WEBHOOK_EVENTS, WORKFLOWS, type GenerationResult, type GenerationWorkflowInput, type WebhookPayload } from '@oneflow/contracts';
+import { LocalBlobStore } from '@oneflow/store';
+import { CounterEngine } from '../testing/counter-engine.js';
+import { HISTORIES_DIR } from '../testing/histories.js';
+import { startInProcessWorker, type InProcessWorker } from '../testing/in-process-worker.js';
+import { workflowsPath } from '../worker.js';
+
+// Webhook delivery on the real dev server with a real worker (CounterEngine model side) and a real
+// HTTP receiver: signed, retried with backoff, on success and on failure.
+const NAMESPACE = 'test-webhook';
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-webhook-'));
+let worker: InProcessWorker;
+let client: Client;
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+  status: number;
+}
+
+/** A local receiver that answers 503 to the first `failFirst` requests of each message id, then 204. */
+class Receiver {
+  readonly received: Received[] = [];
+  failFirst = 0;
+  private server!: Server;
+  url = '';
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const id = String(req.headers['webhook-id']);
+        const seen = this.received.filter((r) => r.headers['webhook-id'] === id).length;
+        const status = seen < this.failFirst ? 503 : 204;
+        this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/oneflow`;
+  }
+  of(generationId: string): Received[] {
+    return this.received.filter((r) => (JSON.parse(r.body) as WebhookPayload).data.id === generationId);
+  }
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+const receiver = new Receiver();
+
+beforeAll(async () => {
+  await receiver.start();
+  worker = await startInProcessWorker({ address: inject('temporalAddress'), namespace: NAMESPACE, engine: new CounterEngine(new LocalBlobStore(dir)), webhookSecrets: new Map([['acme', SECRET]]) });
+  client = worker.client;
+});
+afterAll(async () => {
+  await worker?.stop();
+  await receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Generation workflows this file ran, by test name: replayed at the end (and recorded with RECORD_HISTORIES=1). */
+const ran = new Map<string, string>();
+
+async function start(input: Omit<GenerationWorkflowInput, 'generationId' | 'stepsPerActivity'>): Promise<WorkflowHandle> {
+  const generationId = `gen-${randomUUID()}`;
+  const handle = await client.workflow.start(WORKFLOWS.generation, {
+    taskQueue: CPU_TASK_QUEUE,
+    workflowId: generationId,
+    args: [{ generationId, stepsPerActivity: 3, ...input } satisfies GenerationWorkflowInput],
+  });
+  ran.set(expect.getState().currentTestName ?? generationId, generationId);
+  return handle;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const target = () => ({ url: receiver.url, events: [...WEBHOOK_EVENTS] });
+const deliveryOf = async (h: WorkflowHandle) => client.workflow.getHandle(`${h.workflowId}-webhook-${(await h.describe()).runId}`);
+
+describe('webhook delivery', () => {
+  it('POSTs a signed generation.succeeded, retried with backoff until the receiver accepts it', async () => {
+    receiver.failFirst = 2;
+    const h = await start({ root: { kind: 'new', request: { total: 5, seed: 3 } }, tenant: 'acme', webhook: target() });
+    const result = (await h.result()) as GenerationResult;
+    const got = await until('three attempts', () => receiver.of(h.workflowId).length >= 3 && receiver.of(h.workflowId));
+    expect(got.map((r) => r.status)).toEqual([503, 503, 204]);
+    // One message: the same id and body on every attempt, each attempt signed for its own timestamp.
+    expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(new Set(got.map((r) => r.body)).size).toBe(1);
+    const wh = new Webhook(SECRET);
+    for (const r of got) expect(wh.verify(r.body, r.headers as Record<string, string>)).toEqual(JSON.parse(r.body));
+    const ts = got.map((r) => Number(r.headers['webhook-timestamp']));
+    expect(ts[2]! - ts[0]!).toBeGreaterThanOrEqual(2); // backoff: 1 s, then 2 s
+    const event = JSON.parse(got[0]!.body) as WebhookPayload;
+    expect(event.type).toBe('generation.succeeded');
+    expect(event.data).toMatchObject({ id: h.workflowId, state: 'succeeded', step: result.final.step, text: result.final.text, checkpointId: result.final.checkpointId, error: null });
+    await expect((await deliveryOf(h)).result()).resolves.toEqual({ status: 204, attempt: 3 });
+    // A wrong secret does not verify.
+    expect(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(got[2]!.body, got[2]!.headers as Record<string, string>)).toThrow(/signature/);
+  }, 60_000);
+
+  it('POSTs generation.failed with the error when the generation fails', async () => {
+    receiver.failFirst = 0;
+    const h = await start({ root: { kind: 'new', request: { total: -1 } }, tenant: 'acme', webhook: target() });
+    await expect(h.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const [got] = await until('a delivery', () => receiver.of(h.workflowId).length >= 1 && receiver.of(h.workflowId));
+    expect(new Webhook(SECRET).verify(got!.body, got!.headers as Record<string, string>)).toMatchObject({
+      type: 'generation.failed',
+      data: { id: h.workflowId, state: 'failed', step: 0, checkpointId: null, error: expect.stringMatching(/total/) as unknown },
+    });
+  }, 60_000);
+
+  it('sends only the events asked for', async () => {
+    const h = await start({ root: { kind: 'new', request: { total: 3 } }, tenant: 'acme', webhook: { url: receiver.url, events: ['generation.failed'] } });
+    await h.result();
+    await expect((await deliveryOf(h)).describe()).rejects.toThrow(/not found/i);
+    expect(receiver.of(h.workflowId)).toEqual([]);
+  }, 60_000);
+
+  it('a tenant without a secret: the delivery fails at once (not retried), the generation still succeeds', async () => {
+    const h = await start({ root: { kind: 'new', request: { total: 3 } }, tenant: 'nobody', webhook: target() });
+    await expect(h.result()).resolves.toMatchObject({ generationId: h.workflowId });
+    const error: unknown = await (await deliveryOf(h)).result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause?.cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('WebhookNotConfigured');
+    expect(receiver.of(h.workflowId)).toEqual([]);
+  }, 60_000);
+
+  // Every history above replays on the current code; RECORD_HISTORIES=1 keeps them for replay.test.ts.
+  it('replays the histories of the generations above deterministically', async () => {
+    const histories = await Promise.all([...ran.values()].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })));
+    const failures: string[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowsPath, replayName: 'webhook.test' }, histories)) if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);
+    expect(failures).toEqual([]);
+    if (process.env['RECORD_HISTORIES'] === '1') {
+      mkdirSync(HISTORIES_DIR, { recursive: true });
+      for (const [name, id] of ran) {
+        const history = histories.find((h) => h.workflowId === id)?.history;
+        if (history) writeFileSync(path.join(HISTORIES_DIR, `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 80)}.json`), historyToJSON(history));
+      }
+    }
+  }, 60_000);
+});
