@@ -2,13 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { Deployment } from 'kubernetes-models/apps/v1';
-import { ConfigMap, Service } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '@oneflow/contracts';
-import { checkTemporalTrigger, crdValidator, KEDA_VERSION, temporalScalerSpec, type CrdValidator } from './keda.js';
+import { KEDA_VERSION, temporalScalerSpec } from './keda.js';
+import { kedaCrds, parseObjects, validateObject as validate, type K8sObject } from './k8s-schemas.js';
 import { REPO_ROOT } from './paths.js';
 
 // The scale-out manifests and images, checked as far as this machine can: every rendered
@@ -16,27 +13,6 @@ import { REPO_ROOT } from './paths.js';
 const KUSTOMIZE = path.join(REPO_ROOT, '.tools/infra/bin/kustomize');
 const HADOLINT = path.join(REPO_ROOT, '.tools/infra/py/bin/hadolint');
 const OVERLAYS = ['cpu', 'gpu'];
-
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
-};
-
-// KEDA's own CRDs, from the KEDA release the manifests target (infra/dev/setup infra): checked
-// as strictly as `kubectl apply --validate=strict` (unknown fields rejected).
-const CRDS: Record<string, CrdValidator> = Object.fromEntries(
-  ['keda.sh_scaledobjects.yaml', 'keda.sh_triggerauthentications.yaml'].map((f) => {
-    const v = crdValidator(f);
-    return [`${v.apiVersion}/${v.kind}`, v];
-  }),
-);
-
-function parseObjects(yamlText: string): K8sObject[] {
-  return parseAllDocuments(yamlText).map((d) => d.toJSON() as K8sObject);
-}
 
 function render(overlay: string): K8sObject[] {
   return parseObjects(execFileSync(KUSTOMIZE, ['build', path.join(REPO_ROOT, 'infra/k8s/overlays', overlay)], { encoding: 'utf8' }));
@@ -51,23 +27,6 @@ function renderWith(overlay: string, components: string[]): K8sObject[] {
     return parseObjects(execFileSync(KUSTOMIZE, ['build', dir], { encoding: 'utf8' }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function validate(obj: K8sObject): void {
-  const key = `${obj.apiVersion}/${obj.kind}`;
-  const crd = CRDS[key];
-  const Model = MODELS[key];
-  if (!crd && !Model) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind} (${obj.metadata.name})`);
-  crd?.validate(obj);
-  // The kubernetes-models classes too (for ScaledObject: the older KEDA schema package).
-  if (Model) new Model(obj as never).validate();
-  if (obj.kind === 'ScaledObject') {
-    for (const t of (obj as unknown as { spec: { triggers: { type: string; metadata: Record<string, string> }[] } }).spec.triggers) {
-      if (t.type !== 'temporal') continue;
-      const problems = checkTemporalTrigger(t.metadata);
-      if (problems.length > 0) throw new Error(`temporal trigger of ${obj.metadata.name}: ${problems.join('; ')}`);
-    }
   }
 }
 
@@ -166,7 +125,7 @@ describe(`KEDA ${KEDA_VERSION} (CRDs and the Temporal scaler's source, from its 
   });
 
   it('the CEL rules of the ScaledObject CRD are not evaluated here; the one it has holds for every overlay', () => {
-    const { celRules } = CRDS['keda.sh/v1alpha1/ScaledObject']!;
+    const { celRules } = kedaCrds()['keda.sh/v1alpha1/ScaledObject']!;
     // Reported, not silently skipped: if KEDA adds rules, this test names them.
     expect(celRules).toEqual(['!has(self.minReplicaCount) || self.minReplicaCount <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)']);
     for (const overlay of OVERLAYS) {
