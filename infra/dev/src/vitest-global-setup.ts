@@ -19,7 +19,7 @@ declare module 'vitest' {
 /** History length at which the test server suggests continue-as-new. */
 export const HISTORY_SUGGEST_CONTINUE_AS_NEW = 60;
 
-export const TEST_NAMESPACES = ['test-smoke', 'test-generation', 'test-sdk', 'test-worker-process', 'test-api', 'test-api-input', 'test-scale', 'test-webhook', 'test-webhooks', 'test-tls'] as const;
+export const TEST_NAMESPACES = ['test-smoke', 'test-generation', 'test-sdk', 'test-worker-process', 'test-api', 'test-api-input', 'test-scale', 'test-webhook', 'test-webhooks', 'test-cli', 'test-tls'] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
