@@ -15,6 +15,7 @@ import torch
 
 from training.data import BOS, CLASS_NAMES, IMAGE, PAD, SEP, STOI, VOCAB
 from training.model import ModelConfig, OneFlowNet
+from training.train import TrainConfig
 from training.sample import INPUT_NAMES, OUTPUT_NAMES, SamplerParams
 
 OPSET = 17
@@ -89,7 +90,7 @@ def write_config(model: OneFlowNet, out: Path, train_cfg: dict):
         "guidance": "lambda = lc^w * lu^(1-w); Q ∝ Qc^w * Qu^(1-w); v = vu + w (vc - vu); w = 1 is off; pi from the conditional pass",
         "unconditional_prompt": [STOI[BOS], STOI[SEP]],
         "class_names": CLASS_NAMES,
-        "sampler_defaults": {"steps": 32, "w": 2.0, "temperature": 0.5, "top_k": 0},
+        "sampler_defaults": dict(train_cfg.get("sampler") or TrainConfig().sampler),
         "model": mc.to_dict(),
         "training": {k: train_cfg.get(k) for k in ("seed", "steps", "batch_size", "lr", "image_loss_weight",
                                                      "cond_drop", "mix", "ema")},

@@ -48,6 +48,8 @@ class TrainConfig:
     threads: int = 2
     device: str = "cpu"
     run_dir: str = "training/runs/oneflow-toy-v1"
+    # sampler settings shipped as config.json "sampler_defaults" (export); not used by training
+    sampler: dict = field(default_factory=lambda: {"steps": 32, "w": 1.5, "temperature": 0.3, "top_k": 0})
     model: ModelConfig = field(default_factory=ModelConfig)
 
     @staticmethod
