@@ -1,0 +1,16 @@
+"""The screening table is rendered from evaluator outputs, never typed by hand."""
+import json
+
+from training.screening import main
+
+
+def test_table_comes_from_the_eval_files(tmp_path):
+    cfg = {"model": {"d_model": 128, "n_layers": 4, "chans": [24, 48]}, "batch_size": 384, "steps": 5000, "lr": 0.003}
+    (tmp_path / "V9.config.json").write_text(json.dumps(cfg))
+    checks = {c: {"value": v} for c, v in zip(
+        ["text_to_image", "caption_vqa", "interleaved_count", "interleaved_consistency", "concurrent_agreement"],
+        [0.92, 0.785, 0.875, 0.7369, 0.805])}
+    (tmp_path / "V9b.eval.json").write_text(json.dumps({"sampler": {"w": 1.5, "temperature": 0.3}, "checks": checks}))
+    main(["--dir", str(tmp_path)])
+    md = (tmp_path / "README.md").read_text()
+    assert "| V9b | 128×4, convs 24/48 | 384 | 5000 | 1.92M | 0.003 | w=1.5, T=0.3 | 92.0% | 78.5% | 87.5% | 73.7% | 80.5% |" in md
