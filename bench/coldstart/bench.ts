@@ -8,9 +8,8 @@
  *   node --import tsx bench/coldstart/bench.ts [--model DIR] [--out FILE]
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -18,16 +17,15 @@ import { Client, Connection } from '@temporalio/client';
 import { CPU_TASK_QUEUE, DEFAULT_STEPS_PER_ACTIVITY, WORKFLOWS, type GenerationResult, type GenerationWorkflowInput } from '@oneflow/contracts';
 import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev, type WorkerProcess } from '@oneflow/devstack';
 import { loadModelConfig } from '@oneflow/sampler';
+import { benchModelDir, log, resultPath, writeReport } from '../report.js';
 
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
-    out: { type: 'string', default: path.join(REPO_ROOT, 'bench/results/coldstart.json') },
+    out: { type: 'string', default: resultPath('coldstart') },
   },
 });
-const shipped = path.join(REPO_ROOT, 'models/oneflow-toy-v1');
-const modelDir = path.resolve(values.model ?? (existsSync(path.join(shipped, 'config.json')) ? shipped : path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model')));
-const log = (s: string) => process.stderr.write(`${s}\n`);
+const modelDir = benchModelDir(values.model);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-bench-coldstart-'));
 const server = await startTemporalDev({ dataDir: dir, port: await freePort(), uiPort: null, persist: false });
@@ -65,7 +63,7 @@ try {
   const warmMs = performance.now() - t1;
   log(`warm: generation done after ${warmMs.toFixed(0)} ms (${warmResult.final.step} steps)`);
 
-  const report = {
+  await writeReport(values.out, {
     question: 'what a model worker started from zero costs before and during its first generation',
     command: 'node --import tsx bench/coldstart/bench.ts',
     model: path.relative(REPO_ROOT, modelDir),
@@ -75,12 +73,7 @@ try {
     coldStartOverheadMs: Math.round(coldTotalMs - warmMs),
     steps: warmResult.final.step,
     sameOutput: coldResult.final.text === warmResult.final.text,
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-    measuredAt: new Date().toISOString(),
-  };
-  await mkdir(path.dirname(values.out), { recursive: true });
-  await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
-  log(`wrote ${values.out}`);
+  });
 } finally {
   await Promise.all(workers.map((w) => w.stop()));
   await connection.close();

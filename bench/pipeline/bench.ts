@@ -8,9 +8,8 @@
  *   node --import tsx bench/pipeline/bench.ts [--model DIR] [--steps 64] [--k 1,4,16,64] [--out FILE]
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -18,6 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationWorkflowInput } from '@oneflow/contracts';
 import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev } from '@oneflow/devstack';
 import { initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
+import { benchModelDir, log, resultPath, writeReport } from '../report.js';
 
 const TARGET_RATIO = 1.15;
 const { values } = parseArgs({
@@ -27,15 +27,13 @@ const { values } = parseArgs({
     k: { type: 'string', default: '1,4,16,64' },
     prompt: { type: 'string', default: 'count from two to five' },
     seed: { type: 'string', default: '7' },
-    out: { type: 'string', default: path.join(REPO_ROOT, 'bench/results/pipeline.json') },
+    out: { type: 'string', default: resultPath('pipeline') },
   },
 });
-const shipped = path.join(REPO_ROOT, 'models/oneflow-toy-v1');
-const modelDir = path.resolve(values.model ?? (existsSync(path.join(shipped, 'config.json')) ? shipped : path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model')));
+const modelDir = benchModelDir(values.model);
 const steps = Number(values.steps);
 const seed = Number(values.seed);
 const ks = values.k.split(',').map(Number);
-const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function inProcess(): Promise<{ ms: number; steps: number; text: string }> {
   const model = await loadModelConfig(modelDir);
@@ -91,7 +89,7 @@ async function main(): Promise<void> {
     }
     const within = rows.filter((r) => r.ratio <= TARGET_RATIO);
     const chosen = (within.length > 0 ? within : [...rows].sort((a, b) => a.ratio - b.ratio)).map((r) => r.stepsPerActivity).sort((a, b) => a - b)[0];
-    const report = {
+    await writeReport(values.out, {
       question: 'wall time of one generation through Temporal (checkpoint every step) vs the in-process loop',
       command: 'node --import tsx bench/pipeline/bench.ts',
       model: path.relative(REPO_ROOT, modelDir),
@@ -103,12 +101,7 @@ async function main(): Promise<void> {
       temporal: rows,
       targetRatio: TARGET_RATIO,
       chosenStepsPerActivity: chosen,
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-      measuredAt: new Date().toISOString(),
-    };
-    await mkdir(path.dirname(values.out), { recursive: true });
-    await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`wrote ${values.out}`);
+    });
   } finally {
     await worker.stop();
     await connection.close();

@@ -7,12 +7,8 @@
  * Defaults: models/oneflow-toy-v1 if it exists, else the tiny test model (say which in the JSON);
  * worker threads = min(2, cores), one intra-op thread each, for single and concurrent runs alike.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   ModelRunner,
@@ -28,8 +24,8 @@ import {
   unconditional,
   unpack,
 } from '@oneflow/sampler';
+import { benchModelDir, resultPath, writeReport } from '../report.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
@@ -38,10 +34,10 @@ const { values } = parseArgs({
     intra: { type: 'string', default: '1' },
     pad: { type: 'string', default: '8' },
     repeat: { type: 'string', default: '3' },
-    out: { type: 'string', default: join(REPO, 'bench/results/sampler.json') },
+    out: { type: 'string', default: resultPath('sampler') },
   },
 });
-const modelDir = resolve(values.model ?? (existsSync(join(REPO, 'models/oneflow-toy-v1/config.json')) ? join(REPO, 'models/oneflow-toy-v1') : join(REPO, 'packages/sampler/fixtures/tiny-model')));
+const modelDir = benchModelDir(values.model);
 const steps = Number(values.steps);
 const threads = Number(values.threads);
 const intra = Number(values.intra);
@@ -128,10 +124,8 @@ const t0 = performance.now();
 const ps = await perStep();
 console.log(`per step: model ${ps.modelMsPerStep.toFixed(2)} ms, host ${ps.hostMsPerStep.toFixed(3)} ms (${(100 * ps.hostShare).toFixed(1)}% of model)`);
 const tp = await throughput();
-const result = {
+await writeReport(values.out, {
   command: `node --import tsx bench/sampler/bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
-  when: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: (await import('node:os')).loadavg() },
   model: { dir: modelDir, name: model.spec.name, sha256: model.spec.sha256 },
   config: { steps, guidance: params.guidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32, padMultiple, repeat },
   perStep: ps,
@@ -141,7 +135,5 @@ const result = {
     speedupAt8AtLeast3x: (tp.find((r) => r.concurrent === 8)?.speedup ?? 0) >= 3,
   },
   seconds: (performance.now() - t0) / 1000,
-};
-await mkdir(dirname(values.out), { recursive: true });
-await writeFile(values.out, JSON.stringify(result, null, 2) + '\n');
+});
 console.log(`speedup at 8: ${tp.find((r) => r.concurrent === 8)?.speedup.toFixed(2)}× → ${values.out}`);
