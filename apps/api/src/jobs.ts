@@ -217,6 +217,7 @@ export async function generationView(client: Client, checkpoints: CheckpointRead
 /** One row of a visibility listing (no store reads: cheap). */
 export interface ListedExecution {
   id: string;
+  runId: string;
   status: WorkflowExecutionStatusName;
   state: GenerationState;
   tenant: string | null;
@@ -298,6 +299,7 @@ export async function listPage(client: Client, query: string, pageSize: number, 
     const step = decodePayload(sa[stepKey.name]);
     return {
       id: e.execution?.workflowId ?? '',
+      runId: e.execution?.runId ?? '',
       status,
       state,
       tenant: str(tenantKey.name),
@@ -312,7 +314,31 @@ export async function listPage(client: Client, query: string, pageSize: number, 
     };
   });
   const token = res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64url') : null;
-  return { rows: out, nextCursor: token };
+  return { rows: await currentRunsOnly(client, out), nextCursor: token };
+}
+
+/**
+ * Drops closed runs that a later run of the same id superseded (a resumed generation's canceled,
+ * failed or expired run), so a job is listed once, with its current state: visibility keeps every
+ * run, and a filter such as `canceled` would match the old one. An open run is always the
+ * newest; for closed rows one visibility query fetches every run of their ids.
+ */
+async function currentRunsOnly(client: Client, rows: ListedExecution[]): Promise<ListedExecution[]> {
+  const closedIds = [...new Set(rows.filter((r) => r.status !== 'RUNNING').map((r) => r.id))];
+  if (closedIds.length === 0) return rows;
+  const res = await client.workflowService.listWorkflowExecutions({
+    namespace: client.options.namespace,
+    query: `WorkflowId IN (${closedIds.map(lit).join(', ')})`,
+    pageSize: 1000,
+  });
+  const newest = new Map<string, { runId: string; start: number }>();
+  for (const e of res.executions) {
+    const id = e.execution?.workflowId ?? '';
+    const start = Date.parse(isoOf(e.startTime) ?? '') || 0;
+    const seen = newest.get(id);
+    if (!seen || start > seen.start) newest.set(id, { runId: e.execution?.runId ?? '', start });
+  }
+  return rows.filter((r) => r.status === 'RUNNING' || (newest.get(r.id)?.runId ?? r.runId) === r.runId);
 }
 
 /** A visibility-query literal; values are schema-checked to `[A-Za-z0-9._:-]` before they get here. */

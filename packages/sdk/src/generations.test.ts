@@ -165,6 +165,22 @@ describe('generations through the SDK', () => {
     expect(await codeOf(stack.acme.generations.resume(g.id))).toBe('PRECONDITION_FAILED');
   }, 60_000);
 
+  it('lists a resumed generation once, with its current state (not its earlier canceled run)', async () => {
+    const { acme } = stack;
+    const g = await acme.generations.create({ ...request, steps: 60, seed: 21 });
+    await eventually(() => acme.generations.get(g.id), (v) => v.step >= 1);
+    await acme.generations.cancel(g.id);
+    expect((await acme.generations.wait(g.id, { timeoutMs: 20_000 })).state).toBe('canceled');
+    const listed = (state?: 'canceled' | 'succeeded') => acme.generations.list({ limit: 100, ...(state ? { state } : {}) }).then((p) => p.items.filter((i) => i.id === g.id));
+    expect(await eventually(() => listed('canceled'), (v) => v.length === 1)).toHaveLength(1);
+    await acme.generations.resume(g.id);
+    expect((await acme.generations.wait(g.id, { timeoutMs: 30_000 })).state).toBe('succeeded');
+    const succeeded = await eventually(() => listed('succeeded'), (v) => v.length === 1);
+    expect(succeeded.map((i) => i.state)).toEqual(['succeeded']);
+    expect(await listed('canceled')).toEqual([]);
+    expect((await listed()).map((i) => i.state)).toEqual(['succeeded']);
+  }, 60_000);
+
   it('expires a generation whose deadline passes, and resumes it', async () => {
     const g = await stack.acme.generations.create({ ...request, steps: 300, seed: 8, deadlineSeconds: 2 });
     const expired = await stack.acme.generations.wait(g.id, { timeoutMs: 20_000 });
