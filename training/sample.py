@@ -338,17 +338,20 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/oneflow-toy-v1")
     ap.add_argument("--prompt", required=True, help="words; '<image>' not supported here")
-    ap.add_argument("--steps", type=int, default=32)
-    ap.add_argument("--w", type=float, default=1.0)
-    ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--steps", type=int, help="default: the model's sampler_defaults (config.json)")
+    ap.add_argument("--w", type=float, help="guidance weight; default: sampler_defaults")
+    ap.add_argument("--temperature", type=float, help="token temperature; default: sampler_defaults")
+    ap.add_argument("--top-k", type=int, help="default: sampler_defaults")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-n", type=int, default=4)
     ap.add_argument("--png", help="write the images of the samples as a PNG grid")
     a = ap.parse_args(argv)
     cfg = json.loads((Path(a.model) / "config.json").read_text())
     runner = OrtRunner(str(Path(a.model) / "model.onnx"))
-    prm = SamplerParams(a.steps, a.w, a.temperature, a.top_k, cfg["max_tokens"], cfg["max_images"])
+    d = cfg.get("sampler_defaults", {})
+    pick_ = lambda v, k, dflt: v if v is not None else d.get(k, dflt)  # noqa: E731
+    prm = SamplerParams(pick_(a.steps, "steps", 32), pick_(a.w, "w", 1.0), pick_(a.temperature, "temperature", 1.0),
+                        pick_(a.top_k, "top_k", 0), cfg["max_tokens"], cfg["max_images"])
     out = run_many([initial_state(a.prompt.split()) for _ in range(a.n)], runner, prm,
                    [Draws(a.seed + i) for i in range(a.n)])
     for s in out:
