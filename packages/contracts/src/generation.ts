@@ -75,8 +75,10 @@ export interface GenerationWorkflowInput {
   stepsPerActivity: number;
   tenant?: string;
   batchId?: string;
-  /** POSTed (signed) when the generation succeeds, fails or is canceled. */
+  /** POSTed (signed) when the generation succeeds, fails, is canceled or expires. */
   webhook?: WebhookTarget;
+  /** When Temporal's execution timeout ends the generation (set with a deadline; ISO 8601). */
+  deadlineAt?: string;
   /** A worker that stops heartbeating for this long is presumed dead and its step loop moves on (default 20). */
   heartbeatTimeoutSeconds?: number;
   /** Forces continue-as-new after this many activities (tests); otherwise Temporal's suggestion decides. */

@@ -18,6 +18,8 @@ export const WORKFLOWS = {
   batch: 'batch',
   /** One signed webhook delivery, retried with backoff; started by a generation as it ends. */
   webhook: 'webhook',
+  /** Waits for a generation's deadline and delivers `generation.expired` if it ended there. */
+  expiryWatch: 'expiryWatch',
 } as const;
 export type WorkflowName = (typeof WORKFLOWS)[keyof typeof WORKFLOWS];
 

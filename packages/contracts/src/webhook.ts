@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The events a webhook can ask for: a generation reached a final state. */
-export const WEBHOOK_EVENTS = ['generation.succeeded', 'generation.failed', 'generation.canceled'] as const;
+export const WEBHOOK_EVENTS = ['generation.succeeded', 'generation.failed', 'generation.canceled', 'generation.expired'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** Failure type of a delivery that can never succeed (no signing secret for the tenant): never retried. */
@@ -41,7 +41,7 @@ export interface WebhookPayload {
   timestamp: string;
   data: {
     id: string;
-    state: 'succeeded' | 'failed' | 'canceled';
+    state: 'succeeded' | 'failed' | 'canceled' | 'expired';
     batchId: string | null;
     step: number;
     text: string;
@@ -61,6 +61,30 @@ export interface WebhookDeliveryInput {
   payload: WebhookPayload;
   /** Retry policy of the delivery (defaults in the workflow). */
   retry?: { initialIntervalMs?: number; maximumIntervalMs?: number; maximumAttempts?: number };
+}
+
+/**
+ * Input of the `expiryWatch` workflow: a generation with a deadline and a webhook starts it (abandoned)
+ * when it starts, because Temporal ends a generation at its deadline without running any of its code.
+ */
+export interface ExpiryWatchInput {
+  generationId: string;
+  /** The run that started the watch (the first of its continue-as-new chain). */
+  firstRunId: string;
+  /** When the generation's execution timeout ends it (ISO 8601). */
+  deadlineAt: string;
+  tenant: string;
+  target: WebhookTarget;
+  batchId: string | null;
+}
+
+/** What `generationOutcome` reads back of a generation (its newest run). */
+export interface GenerationOutcome {
+  status: string;
+  runId: string;
+  firstRunId: string;
+  step: number;
+  checkpointId: string | null;
 }
 
 /** A Standard Webhooks secret: `whsec_` + base64 of at least 24 random bytes. */

@@ -146,6 +146,15 @@ describe('webhooks through the API and a real worker', () => {
     expect(verifyWebhook({ payload: got!.body, headers: got!.headers, secret: SECRET })).toMatchObject({ type: 'generation.canceled', data: { id: g.id, state: 'canceled', step: done.step } });
   }, 90_000);
 
+  it('delivers generation.expired when the deadline passes', async () => {
+    receiver.failFirst = 0;
+    const g = await stack.acme.generations.create({ ...request, steps: 1000, deadlineSeconds: 2, webhook: { url: receiver.url } });
+    const done = await stack.acme.generations.wait(g.id, { timeoutMs: 30_000 });
+    expect(done.state).toBe('expired');
+    const [got] = await until('the expired message', () => receiver.of(g.id).length >= 1 && receiver.of(g.id));
+    expect(verifyWebhook({ payload: got!.body, headers: got!.headers, secret: SECRET })).toMatchObject({ type: 'generation.expired', data: { id: g.id, state: 'expired' } });
+  }, 90_000);
+
   it('refuses a webhook it could not sign or should not call: BAD_REQUEST, nothing started', async () => {
     expect(await codeOf(stack.umbrella.generations.create({ ...request, webhook: { url: receiver.url } }))).toBe('BAD_REQUEST');
     expect(await codeOf(stack.acme.generations.create({ ...request, webhook: { url: 'ftp://127.0.0.1/x' } }))).toBe('BAD_REQUEST');

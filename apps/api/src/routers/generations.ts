@@ -165,8 +165,7 @@ async function derive(
       },
       tenant,
       ctx.jobs.stepsPerActivity,
-      undefined,
-      webhook,
+      { webhook, deadlineSeconds: input.deadlineSeconds },
     ),
   });
   return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(workflowId).describe());
@@ -195,7 +194,7 @@ export const generationsRouter = router({
       model: req.model,
       ...(deadlineSeconds ? { deadlineSeconds } : {}),
       ...(webhook ? { memo: { webhook } } : {}),
-      args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, ctx.jobs.stepsPerActivity, undefined, webhook),
+      args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, ctx.jobs.stepsPerActivity, { webhook, deadlineSeconds }),
     });
     return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(workflowId).describe());
   }),
@@ -264,7 +263,7 @@ export const generationsRouter = router({
       ...(parentId ? { parentId } : {}),
       ...(batchId ? { batchId } : {}),
       memo: { resumedFrom: head, ...(originRoot ? { originRoot } : {}), ...(memo.webhook ? { webhook: memo.webhook } : {}) },
-      args: generationArgs(input.id, { kind: 'resume', checkpointId: head }, tenant, ctx.jobs.stepsPerActivity, batchId, memo.webhook),
+      args: generationArgs(input.id, { kind: 'resume', checkpointId: head }, tenant, ctx.jobs.stepsPerActivity, { batchId, webhook: memo.webhook }),
     });
     return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(input.id).describe());
   }),

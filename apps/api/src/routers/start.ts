@@ -86,8 +86,23 @@ export async function startJob(client: Client, o: StartOptions): Promise<void> {
   }
 }
 
-export function generationArgs(generationId: string, root: GenerationRoot, tenant: string, stepsPerActivity: number, batchId?: string, webhook?: WebhookTarget): GenerationWorkflowInput {
-  return { generationId, root, stepsPerActivity, tenant, ...(batchId ? { batchId } : {}), ...(webhook ? { webhook } : {}) };
+export function generationArgs(
+  generationId: string,
+  root: GenerationRoot,
+  tenant: string,
+  stepsPerActivity: number,
+  o: { batchId?: string | undefined; webhook?: WebhookTarget | undefined; deadlineSeconds?: number | undefined } = {},
+): GenerationWorkflowInput {
+  return {
+    generationId,
+    root,
+    stepsPerActivity,
+    tenant,
+    ...(o.batchId ? { batchId: o.batchId } : {}),
+    ...(o.webhook ? { webhook: o.webhook } : {}),
+    // The execution timeout starts about now: the expiry watch waits a few seconds past it.
+    ...(o.webhook && o.deadlineSeconds ? { deadlineAt: new Date(Date.now() + o.deadlineSeconds * 1000).toISOString() } : {}),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
-import { WEBHOOK_NOT_CONFIGURED, type WebhookDeliveryInput } from '@oneflow/contracts';
+import { WEBHOOK_NOT_CONFIGURED, type GenerationOutcome, type WebhookDeliveryInput } from '@oneflow/contracts';
 import type { Logger } from 'pino';
 
 /** How long one POST may take before the attempt counts as failed. */
@@ -17,6 +17,19 @@ export interface WebhookDeps {
 
 export function createWebhookActivities({ logger, webhookSecrets, now = () => new Date() }: WebhookDeps) {
   return {
+    /** How a generation's newest run stands (status, step, head), through the worker's own client. */
+    async generationOutcome(generationId: string, runId?: string): Promise<GenerationOutcome> {
+      const d = await Context.current().client.workflow.getHandle(generationId, runId).describe();
+      const memo = (d.memo ?? {}) as { step?: number; headCheckpointId?: string | null; resumedFrom?: string };
+      return {
+        status: d.status.name,
+        runId: d.runId,
+        firstRunId: d.raw.workflowExecutionInfo?.firstRunId ?? d.runId,
+        step: memo.step ?? 0,
+        checkpointId: memo.headCheckpointId ?? memo.resumedFrom ?? null,
+      };
+    },
+
     /**
      * One attempt of a signed POST (Standard Webhooks: `webhook-id`, `webhook-timestamp`,
      * `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`). Anything but a 2xx

@@ -35,7 +35,7 @@ import {
   tenantKey,
 } from '@oneflow/contracts';
 import type { Activities } from '../activities/index.js';
-import { webhook } from './webhook.js';
+import { expiryWatch, webhook } from './webhook.js';
 
 export const statusQuery = defineQuery<GenerationStatus>(statusQueryName);
 
@@ -101,6 +101,27 @@ async function notify(input: GenerationWorkflowInput, state: WebhookPayload['dat
 }
 
 /**
+ * A generation with a deadline and a webhook for `generation.expired` starts an `expiryWatch` (its
+ * first run only): at the deadline Temporal closes this workflow without running any more of it.
+ */
+async function watchDeadline(input: GenerationWorkflowInput): Promise<void> {
+  const target = input.webhook;
+  if (!target || !input.deadlineAt || input.carry || !target.events.includes('generation.expired')) return;
+  const { runId, firstExecutionRunId } = workflowInfo();
+  if (runId !== firstExecutionRunId) return;
+  try {
+    await startChild(expiryWatch, {
+      workflowId: `${input.generationId}-expiry-${runId}`,
+      taskQueue: CPU_TASK_QUEUE,
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      args: [{ generationId: input.generationId, firstRunId: runId, deadlineAt: input.deadlineAt, tenant: input.tenant ?? 'default', target, batchId: input.batchId ?? null }],
+    });
+  } catch (err) {
+    log.error('expiry watch not started', { generationId: input.generationId, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/**
  * A generation: `advance` activities on the GPU queue until the sampler's stop rule holds. The
  * workflow holds checkpoint ids only; every step's checkpoint is in the blob store.
  */
@@ -147,6 +168,7 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
     });
   };
   publish();
+  await watchDeadline(input);
 
   const advance = advanceActivity(input.heartbeatTimeoutSeconds ?? 20);
   let current: CheckpointSummary;

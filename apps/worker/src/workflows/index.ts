@@ -1,4 +1,4 @@
 export { smoke } from './smoke.js';
 export { generation, statusQuery } from './generation.js';
 export { batch, batchStatusQuery } from './batch.js';
-export { webhook } from './webhook.js';
+export { expiryWatch, webhook } from './webhook.js';

@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
@@ -22,6 +22,7 @@ import { workflowsPath } from '../worker.js';
 const NAMESPACE = 'test-webhook';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-webhook-'));
+const engine = new CounterEngine(new LocalBlobStore(dir));
 let worker: InProcessWorker;
 let client: Client;
 
@@ -63,7 +64,7 @@ const receiver = new Receiver();
 
 beforeAll(async () => {
   await receiver.start();
-  worker = await startInProcessWorker({ address: inject('temporalAddress'), namespace: NAMESPACE, engine: new CounterEngine(new LocalBlobStore(dir)), webhookSecrets: new Map([['acme', SECRET]]) });
+  worker = await startInProcessWorker({ address: inject('temporalAddress'), namespace: NAMESPACE, engine, webhookSecrets: new Map([['acme', SECRET]]) });
   client = worker.client;
 });
 afterAll(async () => {
@@ -75,11 +76,12 @@ afterAll(async () => {
 /** Generation workflows this file ran, by test name: replayed at the end (and recorded with RECORD_HISTORIES=1). */
 const ran = new Map<string, string>();
 
-async function start(input: Omit<GenerationWorkflowInput, 'generationId' | 'stepsPerActivity'>): Promise<WorkflowHandle> {
+async function start(input: Omit<GenerationWorkflowInput, 'generationId' | 'stepsPerActivity'>, deadlineMs?: number): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const generationId = `gen-${randomUUID()}`;
   const handle = await client.workflow.start(WORKFLOWS.generation, {
     taskQueue: CPU_TASK_QUEUE,
     workflowId: generationId,
+    ...(deadlineMs ? { workflowExecutionTimeout: deadlineMs } : {}),
     args: [{ generationId, stepsPerActivity: 3, ...input } satisfies GenerationWorkflowInput],
   });
   ran.set(expect.getState().currentTestName ?? generationId, generationId);
@@ -147,6 +149,33 @@ describe('webhook delivery', () => {
     const cause = (error as WorkflowFailedError).cause?.cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('WebhookNotConfigured');
+    expect(receiver.of(h.workflowId)).toEqual([]);
+  }, 60_000);
+
+  it('POSTs generation.expired when Temporal ends the generation at its deadline', async () => {
+    receiver.failFirst = 0;
+    engine.stepDelayMs = 200; // 100 steps: far past the 2 s deadline
+    try {
+      const deadlineAt = new Date(Date.now() + 2000).toISOString();
+      const h = await start({ root: { kind: 'new', request: { total: 100 } }, tenant: 'acme', webhook: target(), deadlineAt }, 2000);
+      const error: unknown = await h.result().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((await h.describe()).status.name).toBe('TIMED_OUT');
+      const [got] = await until('the expired message', () => receiver.of(h.workflowId).length >= 1 && receiver.of(h.workflowId), 30_000);
+      const event = new Webhook(SECRET).verify(got!.body, got!.headers as Record<string, string>) as WebhookPayload;
+      expect(event).toMatchObject({ type: 'generation.expired', data: { id: h.workflowId, state: 'expired', error: expect.stringMatching(/deadline/) as unknown } });
+      expect(event.data.step).toBeGreaterThan(0);
+      expect(event.data.checkpointId).toMatch(/^[0-9a-f]{64}$/);
+      await expect(client.workflow.getHandle(`${h.workflowId}-expiry-${h.firstExecutionRunId}`).result()).resolves.toBe('delivered');
+    } finally {
+      engine.stepDelayMs = 0;
+    }
+  }, 60_000);
+
+  it('the expiry watch of a generation that finished in time sends nothing', async () => {
+    const h = await start({ root: { kind: 'new', request: { total: 3 } }, tenant: 'acme', webhook: { url: receiver.url, events: ['generation.expired'] }, deadlineAt: new Date(Date.now() + 1000).toISOString() }, 60_000);
+    await h.result();
+    await expect(client.workflow.getHandle(`${h.workflowId}-expiry-${h.firstExecutionRunId}`).result()).resolves.toBe('not expired');
     expect(receiver.of(h.workflowId)).toEqual([]);
   }, 60_000);
 
