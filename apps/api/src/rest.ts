@@ -107,8 +107,7 @@ export function createRestHandler(options: { inner: InnerContext; keys: KeyRing;
       const caller = appRouter.createCaller(context({ req })) as unknown as Record<string, Record<string, (input: unknown) => Promise<unknown>>>;
       const [noun, verb] = route.path.includes('.') ? route.path.split('.') : [route.path, undefined];
       const fn = verb === undefined ? (caller[noun] as unknown as (input: unknown) => Promise<unknown>) : caller[noun]![verb]!;
-      const hasInput = Object.keys(input).length > 0;
-      send(res, 200, await fn(hasInput || route.input ? input : undefined));
+      send(res, 200, await fn(input));
     } catch (error) {
       const e = error instanceof TRPCError ? error : new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: error });
       if (e.code === 'INTERNAL_SERVER_ERROR') options.logger.error({ path: pathname, err: e }, 'REST route failed');
