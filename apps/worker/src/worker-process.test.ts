@@ -139,14 +139,18 @@ describe('worker process', () => {
     const killAt = [1 + Math.floor(Math.random() * 6), 8 + Math.floor(Math.random() * 6), 15 + Math.floor(Math.random() * 6)];
     console.log(`crash test: killing the worker at steps ${killAt.join(', ')}`);
     let worker = await startWorker();
-    const handle = await startGeneration();
-    for (const step of killAt) {
-      await untilStep(handle, step);
-      await worker.kill9();
-      worker = await startWorker();
+    let result: GenerationResult;
+    try {
+      const handle = await startGeneration();
+      for (const step of killAt) {
+        await untilStep(handle, step);
+        await worker.kill9();
+        worker = await startWorker();
+      }
+      result = (await handle.result()) as GenerationResult;
+    } finally {
+      await worker.kill9(); // a failed attempt must not leave a worker polling this file's namespace
     }
-    const result = (await handle.result()) as GenerationResult;
-    await worker.kill9();
     expect(result.final.step).toBe(reference.steps);
     expect(result.final.text).toBe(reference.text);
     expect(finalStateId(result.final.checkpointId)).toBe(reference.stateId);

@@ -199,6 +199,8 @@ async function main(): Promise<void> {
   const base = url.replace(/\/trpc$/, '');
   console.log(`  from a second terminal, through the API with the SDK:`);
   console.log(`    ONEFLOW_API_URL=${base} node --import tsx packages/sdk/src/examples/generate.ts count from two to five --out out/`);
+  console.log(`  or with the CLI:`);
+  console.log(`    node packages/sdk/bin/oneflow.js generate --api ${base} --prompt "count from two to five" --out out/`);
   console.log('');
   say('press Ctrl-C to stop');
 }

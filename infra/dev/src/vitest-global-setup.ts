@@ -16,9 +16,6 @@ declare module 'vitest' {
  * Test files that run workers get a namespace of their own: files run in parallel, and a worker
  * of one file must never pick up another file's tasks on the shared task-queue names.
  */
-/** History length at which the test server suggests continue-as-new. */
-export const HISTORY_SUGGEST_CONTINUE_AS_NEW = 60;
-
 export const TEST_NAMESPACES = ['test-smoke', 'test-generation', 'test-sdk', 'test-worker-process', 'test-api', 'test-api-input', 'test-scale', 'test-webhook', 'test-webhooks', 'test-cli', 'test-tls'] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
@@ -30,8 +27,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     uiPort: null,
     persist: false,
     extraNamespaces: TEST_NAMESPACES,
-    // Low history limits, so Temporal itself suggests continue-as-new within a test-sized generation.
-    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': HISTORY_SUGGEST_CONTINUE_AS_NEW },
   });
   project.provide('temporalAddress', server.address);
   return async () => {

@@ -81,8 +81,15 @@ export interface GenerationWorkflowInput {
   deadlineAt?: string;
   /** A worker that stops heartbeating for this long is presumed dead and its step loop moves on (default 20). */
   heartbeatTimeoutSeconds?: number;
-  /** Forces continue-as-new after this many activities (tests); otherwise Temporal's suggestion decides. */
+  /** Forces continue-as-new after this many activities (tests). */
   continueAsNewEvery?: number;
+  /**
+   * Continue-as-new once this run's history has this many events (default
+   * CONTINUE_AS_NEW_HISTORY_EVENTS). Decided from `workflowInfo().historyLength`, which replays
+   * deterministically; the server's `continueAsNewSuggested` hint is not used (a worker replaying
+   * after another was killed could read it differently from the run that wrote the history).
+   */
+  continueAsNewAfterEvents?: number;
   /** Carried across continue-as-new. */
   carry?: { head: CheckpointSummary; root: CheckpointSummary; activities: number; stepMs: number; runs: number };
 }
@@ -181,3 +188,10 @@ export const MAX_BATCH_ITEMS = 500;
  * (`node --import tsx bench/pipeline/bench.ts`). A checkpoint is still written after every step.
  */
 export const DEFAULT_STEPS_PER_ACTIVITY = 32;
+
+/**
+ * A generation run continues as new at this many history events (about 8 per activity) or at
+ * CONTINUE_AS_NEW_HISTORY_BYTES, far below Temporal's hard limits (51,200 events, 50 MB).
+ */
+export const CONTINUE_AS_NEW_HISTORY_EVENTS = 4000;
+export const CONTINUE_AS_NEW_HISTORY_BYTES = 4 * 1024 * 1024;

@@ -99,8 +99,8 @@ describe('generation workflow', () => {
     expect((await engine.ancestry(result.final.checkpointId)).length).toBe(10);
   });
 
-  it('continues as new when the server suggests it (low history limit in dynamic config)', async () => {
-    const handle = await start({ root: { kind: 'new', request: { total: 30, seed: 4 } }, stepsPerActivity: 1 });
+  it('continues as new when its history reaches the event limit', async () => {
+    const handle = await start({ root: { kind: 'new', request: { total: 30, seed: 4 } }, stepsPerActivity: 1, continueAsNewAfterEvents: 60 });
     const result = (await handle.result()) as GenerationResult;
     expect(result.final.text).toBe(await direct(30, 4));
     expect(result.timings.activities).toBe(30);

@@ -16,6 +16,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  CONTINUE_AS_NEW_HISTORY_BYTES,
+  CONTINUE_AS_NEW_HISTORY_EVENTS,
   CPU_TASK_QUEUE,
   GPU_TASK_QUEUE,
   type AdvanceResult,
@@ -186,7 +188,9 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
       publish();
       if (result.stoppedBy === 'cancelled' || CancellationScope.current().consideredCancelled) break;
       const every = input.continueAsNewEvery;
-      if (!current.done && (workflowInfo().continueAsNewSuggested || (every !== undefined && timings.activities % every === 0))) {
+      const { historyLength, historySize } = workflowInfo();
+      const historyFull = historyLength >= (input.continueAsNewAfterEvents ?? CONTINUE_AS_NEW_HISTORY_EVENTS) || historySize >= CONTINUE_AS_NEW_HISTORY_BYTES;
+      if (!current.done && (historyFull || (every !== undefined && timings.activities % every === 0))) {
         return await continueAsNew<typeof generation>({
           ...input,
           carry: { head: current, root: root ?? current, activities: timings.activities, stepMs: timings.stepMs, runs: timings.runs },
