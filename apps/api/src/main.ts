@@ -1,28 +1,14 @@
 import { pino } from 'pino';
 import { webhookSecretsFromConfig } from '@oneflow/contracts';
-import { TemporalConfigError, temporalConnectionFromEnv, type TemporalConnectionSettings } from '@oneflow/contracts/temporal-connection';
+import { serviceConfigOrExit } from '@oneflow/contracts/temporal-connection';
 import { KeyRing } from './auth.js';
 import { checkpointStoreFromEnv, createJobDeps } from './deps.js';
 import { apiEnvSchema } from './env.js';
 import { createApiServer } from './server.js';
 import { createTemporalGateway } from './temporal.js';
 
-const parsed = apiEnvSchema.safeParse(process.env);
-if (!parsed.success) {
-  console.error(`oneflow-api: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  process.exit(2);
-}
-const env = parsed.data;
 // Address, namespace, TLS / mTLS and API key: the same parser as the worker's.
-const temporalSettings = ((): TemporalConnectionSettings => {
-  try {
-    return temporalConnectionFromEnv(process.env);
-  } catch (error) {
-    if (!(error instanceof TemporalConfigError)) throw error;
-    console.error(`oneflow-api: ${error.message}`);
-    process.exit(2);
-  }
-})();
+const { env, temporal: temporalSettings } = serviceConfigOrExit('oneflow-api', apiEnvSchema);
 const logger = pino({ name: 'oneflow-api', level: env.LOG_LEVEL });
 const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE);
 if (keys.open) logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { webhookSecretsFromConfig } from '@oneflow/contracts';
 import { pino } from 'pino';
 import { storeFromSettings } from '@oneflow/store';
-import { TemporalConfigError, temporalConnectionFromEnv, type TemporalConnectionSettings } from '@oneflow/contracts/temporal-connection';
+import { serviceConfigOrExit } from '@oneflow/contracts/temporal-connection';
 import { workerEnvSchema } from './env.js';
 import { WorkerMetrics } from './metrics.js';
 import { modelDirs } from '@oneflow/sampler';
@@ -12,22 +12,8 @@ import { checkpointIdOf, loadModels, SamplerEngine } from './sampler-engine.js';
 import { installSdkLogger } from './sdk-logger.js';
 import { createWorkers } from './worker.js';
 
-const parsed = workerEnvSchema.safeParse(process.env);
-if (!parsed.success) {
-  console.error(`oneflow-worker: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  process.exit(2);
-}
-const env = parsed.data;
 // Address, namespace, TLS / mTLS and API key: the same parser as the API's.
-const temporal = ((): TemporalConnectionSettings => {
-  try {
-    return temporalConnectionFromEnv(process.env);
-  } catch (error) {
-    if (!(error instanceof TemporalConfigError)) throw error;
-    console.error(`oneflow-worker: ${error.message}`);
-    process.exit(2);
-  }
-})();
+const { env, temporal } = serviceConfigOrExit('oneflow-worker', workerEnvSchema);
 const logger = pino({ name: 'oneflow-worker', level: env.LOG_LEVEL });
 installSdkLogger(logger, env.SDK_LOG_LEVEL);
 

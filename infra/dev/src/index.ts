@@ -3,3 +3,4 @@ export * from './temporal.js';
 export * from './ports.js';
 export * from './s3.js';
 export * from './worker-process.js';
+export * from './webhook-receiver.js';

@@ -243,3 +243,26 @@ export function temporalConnectionFromEnv(
 export function plainTemporalConnection(address: string): TemporalConnectionOptions {
   return { address, tls: false };
 }
+
+/**
+ * A service's start-up configuration: its own variables (`schema`) and its Temporal connection,
+ * or every problem on stderr and exit code 2 — the same behaviour for the API and the worker.
+ */
+export function serviceConfigOrExit<S extends z.ZodType>(
+  program: string,
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): { env: z.infer<S>; temporal: TemporalConnectionSettings } {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    console.error(`${program}: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    process.exit(2);
+  }
+  try {
+    return { env: parsed.data, temporal: temporalConnectionFromEnv(env) };
+  } catch (error) {
+    if (!(error instanceof TemporalConfigError)) throw error;
+    console.error(`${program}: ${error.message}`);
+    process.exit(2);
+  }
+}

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { REPO_ROOT } from '@oneflow/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { errorCode, type BatchEvent, type Generation, type ProgressEvent } from './index.js';
-import { KEYS, startStack, type Stack } from './testing/stack.js';
+import { type BatchEvent, type Generation, type ProgressEvent } from './index.js';
+import { codeOf, KEYS, startStack, type Stack } from './testing/stack.js';
 
 // The SDK over real HTTP against the real stack: the API, a real worker process with the tiny
 // ONNX model, the shared Temporal dev server (namespace of this file).
@@ -34,15 +34,6 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeou
     const v = await fn();
     if (ok(v) || Date.now() > end) return v;
     await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return 'resolved';
-  } catch (error) {
-    return errorCode(error);
   }
 }
 

@@ -1,49 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { errorCode, verifyWebhook, WebhookVerificationError, type WebhookEvent } from './index.js';
-import { startStack, type Stack } from './testing/stack.js';
+import { verifyWebhook, WebhookVerificationError } from './index.js';
+import { WebhookReceiver } from '@oneflow/devstack';
+import { codeOf, startStack, type Stack } from './testing/stack.js';
 
 // Webhooks end to end: the API (acme has a signing secret, umbrella none), a real worker process
 // that signs and retries, a real local HTTP receiver, and the SDK's verifyWebhook.
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const request = { model: 'tiny-model', prompt: 'draw a seven', seed: 99, steps: 12 } as const;
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  status: number;
-}
-
-/** A receiver that answers 500 to the first `failFirst` attempts of each message, then 200. */
-class Receiver {
-  readonly received: Received[] = [];
-  failFirst = 0;
-  url = '';
-  private server!: Server;
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const seen = this.received.filter((r) => r.headers['webhook-id'] === req.headers['webhook-id']).length;
-        const status = seen < this.failFirst ? 500 : 200;
-        this.received.push({ headers: req.headers, body: Buffer.concat(chunks), status });
-        res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'try again');
-      });
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhooks`;
-  }
-  of(id: string): Received[] {
-    return this.received.filter((r) => (JSON.parse(r.body.toString('utf8')) as WebhookEvent).data.id === id);
-  }
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 async function until<T>(what: string, probe: () => T | false, timeoutMs = 45_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -52,15 +18,6 @@ async function until<T>(what: string, probe: () => T | false, timeoutMs = 45_000
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return 'resolved';
-  } catch (error) {
-    return errorCode(error);
   }
 }
 
@@ -107,7 +64,7 @@ describe('verifyWebhook', () => {
 
 describe('webhooks through the API and a real worker', () => {
   let stack: Stack;
-  const receiver = new Receiver();
+  const receiver = new WebhookReceiver();
   beforeAll(async () => {
     await receiver.start();
     stack = await startStack({ address: inject('temporalAddress'), namespace: 'test-webhooks', worker: true, webhookSecrets: { acme: SECRET } });
@@ -123,7 +80,7 @@ describe('webhooks through the API and a real worker', () => {
     const done = await stack.acme.generations.wait(g.id, { timeoutMs: 60_000 });
     expect(done.state).toBe('succeeded');
     const got = await until('three attempts', () => receiver.of(g.id).length >= 3 && receiver.of(g.id));
-    expect(got.map((r) => r.status)).toEqual([500, 500, 200]);
+    expect(got.map((r) => r.status)).toEqual([503, 503, 204]);
     expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(1);
     for (const r of got) {
       const event = verifyWebhook({ payload: r.body, headers: r.headers, secret: SECRET });
@@ -132,7 +89,7 @@ describe('webhooks through the API and a real worker', () => {
     }
     // Another tenant's secret (or a forged body) does not verify.
     expect(reasonOf(() => verifyWebhook({ payload: got[2]!.body, headers: got[2]!.headers, secret: `whsec_${randomBytes(32).toString('base64')}` }))).toBe('bad-signature');
-    expect(reasonOf(() => verifyWebhook({ payload: got[2]!.body.toString().replace('succeeded', 'failed'), headers: got[2]!.headers, secret: SECRET }))).toBe('bad-signature');
+    expect(reasonOf(() => verifyWebhook({ payload: got[2]!.body.replace('succeeded', 'failed'), headers: got[2]!.headers, secret: SECRET }))).toBe('bad-signature');
   }, 90_000);
 
   it('delivers generation.canceled when a generation is canceled', async () => {

@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, type Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -11,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, WEBHOOK_EVENTS, WORKFLOWS, type GenerationResult, type GenerationWorkflowInput, type WebhookPayload } from '@oneflow/contracts';
+import { WebhookReceiver } from '@oneflow/devstack';
 import { LocalBlobStore } from '@oneflow/store';
 import { CounterEngine } from '../testing/counter-engine.js';
 import { HISTORIES_DIR } from '../testing/histories.js';
@@ -26,41 +25,7 @@ const engine = new CounterEngine(new LocalBlobStore(dir));
 let worker: InProcessWorker;
 let client: Client;
 
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-  status: number;
-}
-
-/** A local receiver that answers 503 to the first `failFirst` requests of each message id, then 204. */
-class Receiver {
-  readonly received: Received[] = [];
-  failFirst = 0;
-  private server!: Server;
-  url = '';
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const id = String(req.headers['webhook-id']);
-        const seen = this.received.filter((r) => r.headers['webhook-id'] === id).length;
-        const status = seen < this.failFirst ? 503 : 204;
-        this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status });
-        res.writeHead(status).end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/oneflow`;
-  }
-  of(generationId: string): Received[] {
-    return this.received.filter((r) => (JSON.parse(r.body) as WebhookPayload).data.id === generationId);
-  }
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-const receiver = new Receiver();
+const receiver = new WebhookReceiver();
 
 beforeAll(async () => {
   await receiver.start();

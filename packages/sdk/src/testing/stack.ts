@@ -6,10 +6,20 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { createApiServer, createJobDeps, createTemporalGateway, hashApiKey, KeyRing, type ApiServer } from '@oneflow/api';
 import { REPO_ROOT } from '@oneflow/devstack';
-import { createClient, type OneflowClient } from '../index.js';
+import { createClient, errorCode, type OneflowClient } from '../index.js';
 
 export const MODEL_DIR = path.join(REPO_ROOT, 'packages', 'sampler', 'fixtures', 'tiny-model');
 export const KEYS = { acme: 'sk-acme-0123456789', umbrella: 'sk-umbrella-9876543210' } as const;
+
+/** How a call ended: 'resolved', or the tRPC error code it was refused with. */
+export async function codeOf(p: Promise<unknown>): Promise<string | null> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (error) {
+    return errorCode(error);
+  }
+}
 
 export interface Stack {
   api: ApiServer;
