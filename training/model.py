@@ -28,6 +28,7 @@ class ModelConfig:
     max_tokens: int = 40  # text positions (incl. <bos>, prompt, <sep>)
     chans: tuple = (16, 32)  # conv widths at 14x14 (after space-to-depth) and 7x7; 4x4 = d_model
     img_size: int = 28
+    rope: bool = False  # rotary positions in attention (image tokens sit at their <image> marker)
 
     def to_dict(self):
         d = asdict(self); d["chans"] = list(self.chans); return d
@@ -60,6 +61,19 @@ class FiLMRes(nn.Module):
         return x + h
 
 
+def rotary(pos: torch.Tensor, dim: int, base: float = 10000.0):
+    """pos [B, S] (float) -> (cos, sin) [B, 1, S, dim] for rotate-half rotary embeddings."""
+    half = dim // 2
+    inv = torch.exp(torch.arange(half, dtype=torch.float32, device=pos.device) * (-math.log(base) / half))
+    a = pos[:, None, :, None] * inv  # [B, 1, S, half]
+    return torch.cat([a.cos(), a.cos()], -1), torch.cat([a.sin(), a.sin()], -1)
+
+
+def apply_rotary(x, cos, sin):  # x [B, H, S, dim]
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
+
+
 class Block(nn.Module):
     def __init__(self, d, h, ff):
         super().__init__()
@@ -70,9 +84,11 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
 
-    def forward(self, x, bias):  # x [B, S, D], bias [B, 1, 1, S] additive key mask
+    def forward(self, x, bias, rot=None):  # x [B, S, D], bias [B, 1, 1, S] additive key mask
         B, S, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).reshape(B, S, 3, self.h, D // self.h).permute(2, 0, 3, 1, 4)
+        if rot is not None:  # rot = (cos, sin) [B, 1, S, D/h]
+            q, k = apply_rotary(q, *rot), apply_rotary(k, *rot)
         att = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(D // self.h)) + bias  # [B,H,S,S]
         y = torch.matmul(att.softmax(-1), v).transpose(1, 2).reshape(B, S, D)
         x = x + self.proj(y)
@@ -114,7 +130,9 @@ class OneFlowNet(nn.Module):
         self.outc = nn.Conv2d(c0, 4, 3, padding=1)
         nn.init.zeros_(self.outc.weight); nn.init.zeros_(self.outc.bias)
 
-    def forward(self, tokens, token_mask, images, image_t, image_pos, image_mask):
+    def forward(self, tokens, token_mask, images, image_t, image_pos, image_mask, vel_index=None):
+        """``vel_index`` (training only): flat indices into the B*M images whose velocity is needed;
+        the up path then runs on those alone and ``velocity`` is returned as [K, 1, 28, 28]."""
         B, L = tokens.shape
         M = images.shape[1]
         d = self.cfg.d_model
@@ -143,8 +161,13 @@ class OneFlowNet(nn.Module):
         keys = torch.cat([token_mask, img_keys], dim=1)  # [B, S]
         bias = (1.0 - keys.to(torch.float32)) * -1e9
         bias = bias[:, None, None, :]  # [B, 1, 1, S]
+        rot = None
+        if self.cfg.rope:  # image tokens share their marker's position (relative to the text)
+            img_p = image_pos[:, :, None].expand(B, M, 16).reshape(B, M * 16)
+            p = torch.cat([pos_ids[None].expand(B, L), img_p], dim=1).to(torch.float32)
+            rot = rotary(p, d // self.cfg.n_heads)
         for blk in self.blocks:
-            h = blk(h, bias)
+            h = blk(h, bias, rot)
         h = self.ln_f(h)
         ht, hi = h[:, :L], h[:, L:]  # [B, L, D], [B, 16M, D]
         # 4. text heads
@@ -154,15 +177,20 @@ class OneFlowNet(nn.Module):
         # 5. image up path
         idx = image_pos.reshape(B, M, 1).expand(B, M, d)
         marker_h = torch.gather(ht, 1, idx).reshape(B * M, d)  # [N, D]
+        hi = hi.reshape(B * M, 16, d)
+        if vel_index is not None:  # only the images that are scored (training)
+            temb, marker_h, hi = temb[vel_index], marker_h[vel_index], hi[vel_index]
+            s0, s1 = s0[vel_index], s1[vel_index]
+        N = hi.shape[0]
         cu = F.silu(self.cond_up(torch.cat([temb, marker_h], dim=-1)))  # [N, 128]
-        u = hi.reshape(B * M, 16, d).transpose(1, 2).reshape(B * M, d, 4, 4)  # [N, D, 4, 4]
+        u = hi.transpose(1, 2).reshape(N, d, 4, 4)  # [N, D, 4, 4]
         u = F.interpolate(u, size=(7, 7), mode="nearest")  # [N, D, 7, 7]
         u = self.u1(self.up1(u) + s1, cu)  # [N, c1, 7, 7]
         u = F.interpolate(u, size=(14, 14), mode="nearest")  # [N, c1, 14, 14]
         u = self.u0(self.up0(u) + s0, cu)  # [N, c0, 14, 14]
         v = self.outc(F.silu(u))  # [N, 4, 14, 14], channel = 2*dy + dx
-        v = v.reshape(B * M, 2, 2, 14, 14).permute(0, 3, 1, 4, 2)  # [N, 14, dy, 14, dx]
-        vel = v.reshape(B, M, 1, 28, 28)
+        v = v.reshape(N, 2, 2, 14, 14).permute(0, 3, 1, 4, 2)  # [N, 14, dy, 14, dx]
+        vel = v.reshape(N, 1, 28, 28) if vel_index is not None else v.reshape(B, M, 1, 28, 28)
         return pi_logit, log_lambda, q_logprobs, vel
 
 

@@ -45,7 +45,8 @@ class TrainConfig:
     bucket_chunks: int = 8  # batches generated together and sorted by size
     ckpt_every: int = 250
     log_every: int = 25
-    threads: int = 2
+    threads: int = 2  # torch threads per process
+    procs: int = 1  # data-parallel processes (CPU: each takes 1/procs of every batch; gradients all-reduced)
     device: str = "cpu"
     run_dir: str = "training/runs/oneflow-toy-v1"
     # sampler settings shipped as config.json "sampler_defaults" (export); not used by training
@@ -187,9 +188,14 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
     nll_q = -q_lp[batch["bag_b"], batch["bag_pos"], batch["bag_tok"]]  # [K]
     per_doc = per_pos.sum(1) + torch.zeros_like(per_pos[:, 0]).index_add(0, batch["bag_b"], nll_q)
     l_text = (per_doc / gap.sum(1)).mean()
-    m = batch["img_loss_mask"].to(vel.dtype)  # [B, M]
-    se = ((vel - batch["img_target"]) ** 2).flatten(2).mean(-1)  # [B, M]
-    l_img = (se * m).sum() / m.sum().clamp(min=1.0)
+    if vel.dim() == 4:  # packed: velocities of the scored images only (see train_batch_inputs)
+        tgt = batch["img_target"].flatten(0, 1)[batch["vel_index"]]  # [K, 1, 28, 28]
+        se = ((vel - tgt) ** 2).flatten(1).mean(-1) * batch["vel_weight"]  # [K]
+        l_img = se.sum() / batch["img_norm"]
+    else:
+        m = batch["img_loss_mask"].to(vel.dtype)  # [B, M]
+        se = ((vel - batch["img_target"]) ** 2).flatten(2).mean(-1)  # [B, M]
+        l_img = (se * m).sum() / m.sum().clamp(min=1.0)
     return l_text + image_loss_weight * l_img, l_text, l_img
 
 
@@ -219,11 +225,26 @@ class Stream:
             self._chunk_id = c
         return self._chunk[i]
 
-    def batch(self, step: int):
+    def batch(self, step: int, rank: int = 0, world: int = 1):
+        """The examples of ``step`` (all of them, or every ``world``-th from ``rank`` for a
+        data-parallel process), plus the packed-velocity inputs of ``train_batch_inputs``."""
         rng = np.random.default_rng([self.cfg.seed, 2, step])
         ex = [noise_document(p, t, rng, drop_prompt=rng.random() < self.cfg.cond_drop)
               for p, t, _ in self.docs(step)]
-        return collate(ex)
+        scored = sum(has for e in ex for *_, has in e.images)
+        return train_batch_inputs(collate(ex[rank::world]), max(1, scored) / world)
+
+
+def train_batch_inputs(batch, img_norm: float):
+    """Adds ``vel_index`` (the images with t_img < 1: the only ones the loss scores, so the up path
+    runs on those alone), ``vel_weight`` and the image-loss normaliser ``img_norm`` (scored images in
+    the whole batch / processes, so that averaging the processes' gradients gives the batch mean)."""
+    idx = batch["img_loss_mask"].flatten().nonzero().squeeze(1)
+    batch["vel_weight"] = torch.ones(len(idx))
+    if len(idx) == 0:  # keep the up path in the graph (data-parallel reduction expects every gradient)
+        idx, batch["vel_weight"] = torch.zeros(1, dtype=torch.int64), torch.zeros(1)
+    batch["vel_index"], batch["img_norm"] = idx, torch.tensor(float(img_norm))
+    return batch
 
 
 # ----------------------------------------------------------------------------- loop
@@ -260,29 +281,52 @@ class _Steps(torch.utils.data.Dataset):
     """Steps [start, end) as a dataset, so batches can be prepared by worker processes; a batch is
     still a pure function of (seed, step), whatever the number of workers."""
 
-    def __init__(self, stream: Stream, start: int, end: int):
-        self.stream, self.start, self.end = stream, start, end
+    def __init__(self, stream: Stream, start: int, end: int, rank: int, world: int):
+        self.stream, self.start, self.end, self.rank, self.world = stream, start, end, rank, world
 
     def __len__(self):
         return self.end - self.start
 
     def __getitem__(self, i):
-        return self.stream.batch(self.start + i)
+        return self.stream.batch(self.start + i, self.rank, self.world)
 
 
-def batches(stream: Stream, start: int, end: int, workers: int):
+def batches(stream: Stream, start: int, end: int, workers: int, rank: int = 0, world: int = 1):
     """Iterate the batches of steps [start, end), prepared in ``workers`` processes when > 0."""
     if workers <= 0:
-        return (stream.batch(s) for s in range(start, end))
-    return iter(torch.utils.data.DataLoader(_Steps(stream, start, end), batch_size=None, shuffle=False,
+        return (stream.batch(s, rank, world) for s in range(start, end))
+    return iter(torch.utils.data.DataLoader(_Steps(stream, start, end, rank, world), batch_size=None, shuffle=False,
                                             num_workers=workers, prefetch_factor=4, persistent_workers=False))
 
 
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def train(cfg: TrainConfig, resume: bool = True, workers: int = 0) -> Path:
+    """Train (or resume) ``cfg``; with ``procs`` > 1, as that many data-parallel processes."""
+    if cfg.procs < 1 or cfg.batch_size % cfg.procs:
+        raise ValueError(f"procs must be >= 1 and divide batch_size ({cfg.batch_size}); got {cfg.procs}")
+    if cfg.procs == 1:
+        return _train(0, cfg, resume, workers, 0)
+    import torch.multiprocessing as mp
+    mp.spawn(_train, args=(cfg, resume, workers, _free_port()), nprocs=cfg.procs, join=True)
+    return Path(cfg.run_dir) / "ckpt.pt"
+
+
+def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -> Path:
+    world, main = cfg.procs, rank == 0
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     torch.set_num_threads(cfg.threads)
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    if main:
+        (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
     model = OneFlowNet(cfg.model).to(dev)
@@ -302,28 +346,37 @@ def train(cfg: TrainConfig, resume: bool = True, workers: int = 0) -> Path:
         st = torch_load(ck)
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"]); step = st["step"]
-    log = open(run / "train.log", "a" if step > 0 else "w")  # a fresh run starts a fresh log
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    log = open(run / "train.log", "a" if step > 0 else "w") if main else None  # a fresh run starts a fresh log
 
     def logln(s):
-        log.write(s + "\n"); log.flush()
+        if log:
+            log.write(s + "\n"); log.flush()
 
     logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} start at step {step}/{cfg.steps}; "
-          f"params {count_params(model)}; torch {torch.__version__}; threads {cfg.threads}; device {cfg.device}")
+          f"params {count_params(model)}; torch {torch.__version__}; threads {cfg.threads}; device {cfg.device}"
+          + (f"; processes {world}" if world > 1 else ""))
     stream = Stream(cfg, DocSampler(load_images(cfg.seed), "train"))
     bar = Progress(cfg.steps, step)
     acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
     t0 = time.time()
-    it = batches(stream, step, cfg.steps, workers)
+    it = batches(stream, step, cfg.steps, workers, rank, world)
     while step < cfg.steps:
         batch = {k: v.to(dev) for k, v in next(it).items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
-        out = model(*model_inputs(batch))
+        out = net(*model_inputs(batch), vel_index=batch["vel_index"])
         loss, lt, li = oneflow_loss(out, batch, cfg.image_loss_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+        if world > 1:  # report the whole batch's losses (the mean of the processes' shares)
+            parts = torch.stack([loss.detach(), lt.detach(), li.detach()])
+            dist.all_reduce(parts)
+            loss, lt, li = parts / world
         with torch.no_grad():
             d = min(cfg.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
@@ -332,21 +385,24 @@ def train(cfg: TrainConfig, resume: bool = True, workers: int = 0) -> Path:
                 be.copy_(bm)
         step += 1
         acc["loss"] += loss.item(); acc["text"] += lt.item(); acc["img"] += li.item(); acc["n"] += 1
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if main and (step % cfg.log_every == 0 or step == cfg.steps):
             n = acc["n"]
             msg = (f"loss {acc['loss'] / n:.4f} text {acc['text'] / n:.4f} img {acc['img'] / n:.4f} "
                    f"lr {lr_at(cfg, step - 1):.2e}")
             bar.show(step, msg)
             logln(f"step {step} {msg} elapsed {time.time() - t0:.0f}s")
             acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+        if main and (step % cfg.ckpt_every == 0 or step == cfg.steps):
             tmp = run / "ckpt.pt.tmp"
             torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                         "step": step, "config": cfg.to_dict()}, tmp)
             os.replace(tmp, ck)
-    sys.stderr.write("\n")
     logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} done step {step}")
-    log.close()
+    if main:
+        sys.stderr.write("\n")
+        log.close()
+    if world > 1:
+        dist.destroy_process_group()
     return ck
 
 
@@ -355,7 +411,8 @@ def main(argv=None):
     ap.add_argument("--config", default="training/configs/oneflow-toy-v1.json")
     ap.add_argument("--steps", type=int)
     ap.add_argument("--run-dir", dest="run_dir")
-    ap.add_argument("--threads", type=int)
+    ap.add_argument("--threads", type=int, help="torch threads per process")
+    ap.add_argument("--procs", type=int, help="data-parallel CPU processes (results equal a 1-process run's up to float rounding)")
     ap.add_argument("--device")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
@@ -363,7 +420,7 @@ def main(argv=None):
                     help="processes preparing batches ahead (useful with --device cuda; results do not change)")
     a = ap.parse_args(argv)
     cfg = TrainConfig.from_json(a.config, steps=a.steps, run_dir=a.run_dir, threads=a.threads,
-                                device=a.device, seed=a.seed)
+                                device=a.device, seed=a.seed, procs=a.procs)
     ck = train(cfg, resume=not a.fresh, workers=a.workers)
     print(f"checkpoint: {ck}")
 

@@ -29,10 +29,11 @@ def random_states(seed, n):
     return out
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+@pytest.fixture(scope="module", params=[False, True], ids=["absolute-positions", "rotary-positions"])
+def tiny(tmp_path_factory, request):
     torch.manual_seed(0)
-    m = OneFlowNet(ModelConfig(vocab_size=len(VOCAB), d_model=32, n_layers=2, n_heads=2, d_ff=64, chans=(8, 16))).eval()
+    m = OneFlowNet(ModelConfig(vocab_size=len(VOCAB), d_model=32, n_layers=2, n_heads=2, d_ff=64, chans=(8, 16),
+                               rope=request.param)).eval()
     for p in m.parameters():  # zero-initialised output conv would hide velocity errors
         torch.nn.init.normal_(p, std=0.05) if p.dim() > 1 else None
     path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
