@@ -26,8 +26,10 @@ def trained_on(log: Path) -> str:
         return "?"
     text = log.read_text()
     dev = re.search(r"device (\w+)", text)
+    procs = re.search(r"processes (\d+)", text)
+    where = (dev.group(1) if dev else "?") + (f" ({procs.group(1)} processes)" if procs else "")
     el = re.findall(r"elapsed (\d+)s", text)
-    return f"{dev.group(1) if dev else '?'}, {int(el[-1]) / 60:.1f} min" if el else (dev.group(1) if dev else "?")
+    return f"{where}, {int(el[-1]) / 60:.1f} min" if el else where
 
 
 def rows(d: Path):
