@@ -66,7 +66,8 @@ def rotary(pos: torch.Tensor, dim: int, base: float = 10000.0):
     half = dim // 2
     inv = torch.exp(torch.arange(half, dtype=torch.float32, device=pos.device) * (-math.log(base) / half))
     a = pos[:, None, :, None] * inv  # [B, 1, S, half]
-    return torch.cat([a.cos(), a.cos()], -1), torch.cat([a.sin(), a.sin()], -1)
+    c, s = a.cos(), a.sin()
+    return torch.cat([c, c], -1), torch.cat([s, s], -1)
 
 
 def apply_rotary(x, cos, sin):  # x [B, H, S, dim]
