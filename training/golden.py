@@ -18,7 +18,8 @@ import numpy as np
 
 from training.data import IMAGE, STOI, VOCAB, DocSampler, load_images
 from training.sample import (INPUT_NAMES, OUTPUT_NAMES, Draws, ImageSlot, OrtRunner, RecordedDraws,
-                             SamplerParams, State, initial_state, pack, step, unconditional, unpack)
+                             SamplerParams, State, initial_state, needs_text_free, pack, step, text_free,
+                             unconditional, unpack)
 
 
 def f32(a) -> list:
@@ -76,10 +77,12 @@ def make(model_dir: Path):
     def add_case(name, s: State, prm: SamplerParams, seed: int):
         oc = unpack(runner(pack([s])), [s])[0]
         ou = unpack(runner(pack([unconditional(s)])), [unconditional(s)])[0] if prm.w != 1.0 else None
+        of = unpack(runner(pack([text_free(s)])), [text_free(s)])[0] if needs_text_free(s, prm) else None
         d = RecordedDraws(inner=Draws(seed))
-        new = step(s, oc, ou, prm, d)
+        new = step(s, oc, ou, prm, d, of)
         cases.append({"name": name, "params": prm.__dict__, "state": state_json(s),
                       "outputs_cond": outputs_json(oc), "outputs_uncond": outputs_json(ou) if ou else None,
+                      "outputs_text_free": outputs_json(of) if of else None,
                       "draws": {"uniforms": d.used_u, "normals": d.used_n}, "expected": state_json(new)})
         return new
 
@@ -93,13 +96,16 @@ def make(model_dir: Path):
     s.t_text = 0.25
     for k in range(2):
         s = add_case(f"count_guided_step{k + 1}", s, prm_g, 10 + k)
+    prm_i = SamplerParams(steps=4, w=1.0, w_image=3.0, temperature=0.3, max_len=cfg["max_tokens"], max_images=cfg["max_images"])
+    add_case("count_image_guided", s, prm_i, 12)
     # length cap: a small cap closes the text clock
     s = initial_state("pack a coat and a bag".split())
     add_case("length_cap", s, SamplerParams(steps=2, w=1.0, max_len=len(s.tokens) + 1), 4)
     (out / "steps.json").write_text(json.dumps({"model_sha256": cfg["onnx_sha256"], "cases": cases}))
 
     # 3. a whole generation with recorded draws (tokens must match exactly; latents within 1e-3)
-    prm_t = SamplerParams(steps=8, w=2.0, temperature=0.5, max_len=cfg["max_tokens"], max_images=cfg["max_images"])
+    prm_t = SamplerParams(steps=8, w=2.0, temperature=0.5, max_len=cfg["max_tokens"], max_images=cfg["max_images"],
+                          w_image=2.0)
     s0 = initial_state("three plus four".split())
     d = RecordedDraws(inner=Draws(42))
     s = s0.copy()
@@ -108,7 +114,8 @@ def make(model_dir: Path):
         oc = unpack(runner(pack([s])), [s])[0]
         u = unconditional(s)
         ou = unpack(runner(pack([u])), [u])[0]
-        s = step(s, oc, ou, prm_t, d)
+        of = unpack(runner(pack([text_free(s)])), [text_free(s)])[0] if needs_text_free(s, prm_t) else None
+        s = step(s, oc, ou, prm_t, d, of)
         n_fwd += 1
     traj = {"model_sha256": cfg["onnx_sha256"], "prompt": "three plus four", "params": prm_t.__dict__,
             "initial": state_json(s0), "draws": {"uniforms": d.used_u, "normals": d.used_n},

@@ -62,11 +62,12 @@ class State:
 @dataclass
 class SamplerParams:
     steps: int = 32  # Δt = 1/steps
-    w: float = 1.0  # guidance weight, 1 = off (λ̃ = λc^w λu^(1−w), Q̃ ∝ Qc^w Qu^(1−w), ṽ = vu + w(vc − vu))
+    w: float = 1.0  # text guidance, 1 = off: λ̃ = λc^w λu^(1−w), Q̃ ∝ Qc^w Qu^(1−w) (u = unconditional(s))
     temperature: float = 1.0  # on guided log Q
     top_k: int = 0  # 0 = off
     max_len: int = 40  # cap on len(tokens), prompt included
     max_images: int = 6  # cap on image slots, prompt images included
+    w_image: float = 1.0  # image guidance, 1 = off: ṽ = vf + w_image (vc − vf) (f = text_free(s))
 
 
 def initial_state(prompt: Sequence[Item]) -> State:
@@ -84,6 +85,18 @@ def unconditional(s: State) -> State:
     """The same state with the prompt (and its images) replaced by ``<bos> <sep>``."""
     k = s.n_prompt_images
     return State([STOI[BOS], STOI[SEP]] + s.tokens[s.prompt_len:], 2, s.images[k:], s.t_text, s.capped)
+
+
+def text_free(s: State) -> State:
+    """The twin for image guidance: no text at all — ``<bos> <sep>`` and one ``<image>`` per generated
+    image, in order, with their latents and clocks (docs/decisions.md, "Image guidance")."""
+    k = s.n_prompt_images
+    return State([STOI[BOS], STOI[SEP]] + [STOI[IMAGE]] * (len(s.images) - k), 2, s.images[k:], s.t_text, s.capped)
+
+
+def needs_text_free(s: State, prm: "SamplerParams") -> bool:
+    """Image guidance needs the text-free twin's forward pass only while an image is denoising."""
+    return prm.w_image != 1.0 and any(im.t < 1.0 for im in s.images)
 
 
 # ----------------------------------------------------------------------------- draws
@@ -170,12 +183,15 @@ def pick(p: np.ndarray, u: float) -> int:
     return k
 
 
-def step(s: State, oc: Outputs, ou: Optional[Outputs], prm: SamplerParams, draws: Draws) -> State:
-    """One sampler step of size Δt = 1/steps. ``ou`` (unconditional outputs, for the state
-    ``unconditional(s)``) is needed when prm.w != 1. Returns a new state; ``s`` is unchanged."""
+def step(s: State, oc: Outputs, ou: Optional[Outputs], prm: SamplerParams, draws: Draws,
+         of: Optional[Outputs] = None) -> State:
+    """One sampler step of size Δt = 1/steps. ``ou`` (outputs for ``unconditional(s)``) is needed when
+    prm.w != 1, ``of`` (outputs for ``text_free(s)``) when ``needs_text_free(s, prm)``.
+    Returns a new state; ``s`` is unchanged."""
     dt = 1.0 / prm.steps
     w = prm.w
     guided = ou is not None and w != 1.0
+    image_guided = of is not None and prm.w_image != 1.0
     off = s.prompt_len - 2  # cond position i <-> uncond position i - off (target part)
     k0 = s.n_prompt_images
     new = s.copy()
@@ -184,8 +200,9 @@ def step(s: State, oc: Outputs, ou: Optional[Outputs], prm: SamplerParams, draws
         if im.t >= 1.0:
             continue
         v = oc.velocity[j].astype(np.float64)
-        if guided:
-            v = ou.velocity[j - k0].astype(np.float64) + w * (v - ou.velocity[j - k0].astype(np.float64))
+        if image_guided:
+            vf = of.velocity[j - k0].astype(np.float64)
+            v = vf + prm.w_image * (v - vf)
         h = min(dt, 1.0 - im.t)
         im.latent = (im.latent.astype(np.float64) + h * v).astype(np.float32)
         im.t = 1.0 if 1.0 - im.t <= dt else im.t + dt
@@ -319,9 +336,12 @@ def run_many(states: List[State], runner: Callable, prm: SamplerParams, draws: L
             batch = [states[i] for i in idx]
             if guided:
                 batch = batch + [unconditional(states[i]) for i in idx]
+            free = {i: len(batch) + k for k, i in enumerate(j for j in idx if needs_text_free(states[j], prm))}
+            batch = batch + [text_free(states[i]) for i in free]
             outs = unpack(runner(pack(batch)), batch)
             for k, i in enumerate(idx):
-                states[i] = step(states[i], outs[k], outs[len(idx) + k] if guided else None, prm, draws[i])
+                states[i] = step(states[i], outs[k], outs[len(idx) + k] if guided else None, prm, draws[i],
+                                 outs[free[i]] if i in free else None)
     return states
 
 
@@ -339,7 +359,8 @@ def main(argv=None):
     ap.add_argument("--model", default="models/oneflow-toy-v1")
     ap.add_argument("--prompt", required=True, help="words; '<image>' not supported here")
     ap.add_argument("--steps", type=int, help="default: the model's sampler_defaults (config.json)")
-    ap.add_argument("--w", type=float, help="guidance weight; default: sampler_defaults")
+    ap.add_argument("--w", type=float, help="text guidance weight; default: sampler_defaults")
+    ap.add_argument("--w-image", type=float, help="image guidance weight; default: sampler_defaults")
     ap.add_argument("--temperature", type=float, help="token temperature; default: sampler_defaults")
     ap.add_argument("--top-k", type=int, help="default: sampler_defaults")
     ap.add_argument("--seed", type=int, default=0)
@@ -351,7 +372,7 @@ def main(argv=None):
     d = cfg.get("sampler_defaults", {})
     pick_ = lambda v, k, dflt: v if v is not None else d.get(k, dflt)  # noqa: E731
     prm = SamplerParams(pick_(a.steps, "steps", 32), pick_(a.w, "w", 1.0), pick_(a.temperature, "temperature", 1.0),
-                        pick_(a.top_k, "top_k", 0), cfg["max_tokens"], cfg["max_images"])
+                        pick_(a.top_k, "top_k", 0), cfg["max_tokens"], cfg["max_images"], pick_(a.w_image, "w_image", 1.0))
     out = run_many([initial_state(a.prompt.split()) for _ in range(a.n)], runner, prm,
                    [Draws(a.seed + i) for i in range(a.n)])
     for s in out:

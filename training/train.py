@@ -50,7 +50,7 @@ class TrainConfig:
     device: str = "cpu"
     run_dir: str = "training/runs/oneflow-toy-v1"
     # sampler settings shipped as config.json "sampler_defaults" (export); not used by training
-    sampler: dict = field(default_factory=lambda: {"steps": 32, "w": 1.5, "temperature": 0.3, "top_k": 0})
+    sampler: dict = field(default_factory=lambda: {"steps": 32, "w": 1.0, "w_image": 2.0, "temperature": 0.3, "top_k": 0})
     model: ModelConfig = field(default_factory=ModelConfig)
 
     @staticmethod

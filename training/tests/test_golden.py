@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from training.sample import (INPUT_NAMES, ImageSlot, OrtRunner, Outputs, RecordedDraws, SamplerParams, State,
-                             pack, step, unconditional, unpack)
+                             needs_text_free, pack, step, text_free, unconditional, unpack)
 
 G = Path(__file__).resolve().parents[2] / "models" / "oneflow-toy-v1" / "golden"
 pytestmark = pytest.mark.skipif(not (G / "steps.json").exists(), reason="golden vectors not present")
@@ -30,10 +30,11 @@ def outputs(j):
 def test_steps_replay_exactly():
     cases = json.loads((G / "steps.json").read_text())["cases"]
     assert len(cases) >= 3
+    assert any(c.get("outputs_text_free") for c in cases)  # image guidance is covered
     for c in cases:
         d = RecordedDraws(c["draws"]["uniforms"], c["draws"]["normals"])
         new = step(state(c["state"]), outputs(c["outputs_cond"]), outputs(c["outputs_uncond"]),
-                   SamplerParams(**c["params"]), d)
+                   SamplerParams(**c["params"]), d, outputs(c.get("outputs_text_free")))
         e = c["expected"]
         assert new.tokens == e["tokens"], c["name"]
         assert new.t_text == e["t_text"] and new.capped == e["capped"]
@@ -66,7 +67,8 @@ def test_trajectory_reproduces_with_recorded_draws():
     while not s.done:
         oc = unpack(runner(pack([s])), [s])[0]
         ou = unpack(runner(pack([unconditional(s)])), [unconditional(s)])[0]
-        s = step(s, oc, ou, prm, d)
+        of = unpack(runner(pack([text_free(s)])), [text_free(s)])[0] if needs_text_free(s, prm) else None
+        s = step(s, oc, ou, prm, d, of)
         n += 1
     assert n == tr["steps_taken"] and s.tokens == tr["final_tokens"]
     for im, ref in zip(s.images, tr["final_latents"]):

@@ -6,7 +6,7 @@ import pytest
 
 from training.data import BOS, IMAGE, SEP, STOI, VOCAB
 from training.sample import (ImageSlot, Outputs, RecordedDraws, SamplerParams, State, pick, step,
-                             token_distribution, unconditional)
+                             needs_text_free, text_free, token_distribution, unconditional)
 
 V = len(VOCAB)
 
@@ -84,15 +84,22 @@ def test_guided_velocity_and_stop_rule():
     s.tokens += [STOI[IMAGE]]
     s.images = [ImageSlot(np.zeros((1, 28, 28), np.float32), 0.5)]
     oc = outputs(6, m=1, vel=3.0)
-    ou = outputs(3, m=1, vel=1.0)
+    ou = outputs(3, m=1, vel=-5.0)  # text guidance's twin: not used for images
+    of = outputs(3, m=1, vel=1.0)  # text-free twin <bos> <sep> <image>
+    assert needs_text_free(s, SamplerParams(w_image=3.0)) and not needs_text_free(s, SamplerParams(w=3.0))
     d = RecordedDraws([])
-    new = step(s, oc, ou, SamplerParams(steps=4, w=3.0), d)
-    # ṽ = vu + w(vc − vu) = 1 + 3·2 = 7; h = 0.25
+    prm = SamplerParams(steps=4, w=2.0, w_image=3.0)
+    new = step(s, oc, ou, prm, d, of)
+    # ṽ = vf + w_image(vc − vf) = 1 + 3·2 = 7; h = 0.25
     assert np.allclose(new.images[0].latent, 1.75) and new.images[0].t == 0.75
     assert d.used_u == []  # text is closed: no draws
     assert not new.done
-    new = step(new, oc, ou, SamplerParams(steps=4, w=3.0), d)
+    # text guidance alone leaves the velocity as the conditional one
+    alone = step(s, oc, ou, SamplerParams(steps=4, w=3.0), d)
+    assert np.allclose(alone.images[0].latent, 0.75)
+    new = step(new, oc, ou, prm, d, of)
     assert new.images[0].t == 1.0 and new.done
+    assert not needs_text_free(new, prm)  # no image left to denoise: no third forward pass
 
 
 def test_length_cap():
@@ -130,3 +137,12 @@ def test_unconditional_view():
     u = unconditional(s)
     assert u.tokens == [STOI[BOS], STOI[SEP], STOI["a"], STOI[IMAGE]] and u.prompt_len == 2
     assert len(u.images) == 1 and u.images[0].t == 0.5
+
+
+def test_text_free_view():
+    s = State([STOI[BOS], STOI[IMAGE], STOI["describe"], STOI[SEP], STOI["a"], STOI[IMAGE], STOI["seven"], STOI[IMAGE]], 4,
+              [ImageSlot(np.zeros((1, 28, 28), np.float32), 1.0), ImageSlot(np.ones((1, 28, 28), np.float32), 0.5),
+               ImageSlot(np.full((1, 28, 28), 2.0, np.float32), 0.0)], 0.5)
+    f = text_free(s)
+    assert f.tokens == [STOI[BOS], STOI[SEP], STOI[IMAGE], STOI[IMAGE]] and f.prompt_len == 2
+    assert [im.t for im in f.images] == [0.5, 0.0] and f.images[1].latent[0, 0, 0] == 2.0

@@ -30,7 +30,7 @@ describe('model outputs: onnxruntime-node vs the Python reference (fixed inputs)
 });
 
 describe('pack / unpack', () => {
-  const params = { steps: 4, guidance: 1, temperature: 1, topK: 0, maxLen: 40, maxImages: 6 };
+  const params = { steps: 4, guidance: 1, imageGuidance: 1, temperature: 1, topK: 0, maxLen: 40, maxImages: 6 };
   const img = new Float32Array(784).fill(0.5);
   const a = initState([5, 6, 8], params, spec, 0);
   const b = initState([img, 7], params, spec, 0);

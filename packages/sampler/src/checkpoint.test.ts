@@ -75,9 +75,9 @@ describe('checkpoint codec', () => {
         const bad = Uint8Array.from(bytes);
         bad[0] = 0x58;
         expectCheckpointError(() => decodeCheckpoint(bad), 'bad-magic');
-        const v2 = Uint8Array.from(bytes);
-        v2[4] = 2;
-        expectCheckpointError(() => decodeCheckpoint(v2), 'unsupported-version');
+        const v3 = Uint8Array.from(bytes);
+        v3[4] = 3;
+        expectCheckpointError(() => decodeCheckpoint(v3), 'unsupported-version');
         const tail = Uint8Array.from(bytes);
         tail[tail.length - 40]! ^= 1;
         expectCheckpointError(() => decodeCheckpoint(tail), 'hash-mismatch');
@@ -85,6 +85,24 @@ describe('checkpoint codec', () => {
         expectCheckpointError(() => decodeCheckpoint(bytes.subarray(0, 20)), 'truncated');
       }),
       { numRuns: 20 },
+    );
+  });
+
+  it('reads version 1 blobs (no imageGuidance): images resume guided with the text weight', () => {
+    fc.assert(
+      fc.property(state, (s) => {
+        const { bytes } = encodeCheckpoint({ state: s, parent: null });
+        // the v2 body without its imageGuidance f64 (right after maxImages), stamped version 1
+        const name = Buffer.byteLength(s.spec.name, 'utf8');
+        const at = 8 + 33 + 2 + name + 32 + 16 + 2 + 4 * s.spec.neverInsert.length + 12 + 32;
+        const body = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 8, bytes.length - 32)]);
+        body.writeUInt16LE(1, 4);
+        const v1 = Buffer.concat([body, Buffer.from(sha256Hex(body), 'hex')]);
+        const dec = decodeCheckpoint(v1);
+        expect(dec.state).toEqual({ ...s, params: { ...s.params, imageGuidance: s.params.guidance } });
+        expect(dec.id).toBe(sha256Hex(body));
+      }),
+      { numRuns: 50 },
     );
   });
 

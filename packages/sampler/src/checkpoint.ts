@@ -6,13 +6,14 @@ import { type ImageSlot, type ModelSpec, type SamplerParams, type SamplerState, 
 /**
  * Checkpoint codec: a versioned, compact, self-verifying binary encoding of a full sampler state.
  *
- * Layout (version 1, little-endian; `str` = u16 byte length + UTF-8):
+ * Layout (version 2, little-endian; `str` = u16 byte length + UTF-8):
  * ```
- * body:    "OFCK" | u16 version = 1 | u16 flags = 0
+ * body:    "OFCK" | u16 version = 2 | u16 flags = 0
  *          u8 hasParent | 32 bytes parent id (zeros when none)
  *          spec:   str name | 32 bytes sha256 | u32 vocabSize | u32 bos | u32 sep | u32 image
  *                  u16 k | u32 × k neverInsert | u32 × 3 latentShape [C, H, W]
  *          params: u32 steps | f64 guidance | f64 temperature | u32 topK | u32 maxLen | u32 maxImages
+ *                  | f64 imageGuidance
  *          u32 seed | u8 rng algorithm (1 = xoroshiro128plus) | i32 × 4 rng words
  *          u32 step | f64 tText | u8 capped | u32 promptLen
  *          u32 n | u32 × n tokens
@@ -21,9 +22,13 @@ import { type ImageSlot, type ModelSpec, type SamplerParams, type SamplerState, 
  * ```
  * The checkpoint id is the hex SHA-256 of the body (= the trailer), so a blob names itself and
  * decoding verifies it; a store that looks blobs up by id gets the id checked too.
+ *
+ * Version 1 (no imageGuidance) is still read: its states guided images with the text weight, so
+ * they resume with imageGuidance = guidance (now against the text-free twin).
  */
 
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 const MAGIC = 0x4b43464f; // "OFCK" read as u32 LE
 
 export type CheckpointErrorCode = 'truncated' | 'bad-magic' | 'unsupported-version' | 'hash-mismatch' | 'id-mismatch' | 'invalid';
@@ -201,6 +206,7 @@ export function encodeCheckpoint({ state: s, parent }: Checkpoint): EncodedCheck
   w.u32(params.topK);
   w.u32(params.maxLen);
   w.u32(params.maxImages);
+  w.f64(params.imageGuidance);
   w.u32(s.seed);
   w.u8(1);
   for (const x of s.rng.words) w.i32(x);
@@ -235,7 +241,7 @@ export function decodeCheckpoint(bytes: Uint8Array, expectedId?: string): Checkp
   const magic = r0.u32('magic');
   if (magic !== MAGIC) throw new CheckpointError('bad-magic', `not a checkpoint: magic 0x${magic.toString(16)}, expected 0x${MAGIC.toString(16)} ("OFCK")`);
   const version = r0.u16('version');
-  if (version !== CHECKPOINT_VERSION) throw new CheckpointError('unsupported-version', `checkpoint version ${version}, this build reads ${CHECKPOINT_VERSION}`);
+  if (!READABLE_VERSIONS.includes(version)) throw new CheckpointError('unsupported-version', `checkpoint version ${version}, this build reads ${READABLE_VERSIONS.join(', ')}`);
   const body = bytes.subarray(0, bytes.length - 32);
   const trailer = Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex');
   const id = sha256Hex(body);
@@ -257,13 +263,16 @@ export function decodeCheckpoint(bytes: Uint8Array, expectedId?: string): Checkp
   const neverInsert = Array.from({ length: k }, () => r.u32('neverInsert'));
   const latentShape: [number, number, number] = [r.u32('latent C'), r.u32('latent H'), r.u32('latent W')];
   const spec: ModelSpec = { name, sha256: sha, vocabSize, bos, sep, image, neverInsert, latentShape };
+  const steps = r.u32('steps');
+  const guidance = r.f64('guidance');
   const params: SamplerParams = {
-    steps: r.u32('steps'),
-    guidance: r.f64('guidance'),
+    steps,
+    guidance,
     temperature: r.f64('temperature'),
     topK: r.u32('topK'),
     maxLen: r.u32('maxLen'),
     maxImages: r.u32('maxImages'),
+    imageGuidance: version >= 2 ? r.f64('imageGuidance') : guidance,
   };
   const seed = r.u32('seed');
   const algo = r.u8('rng algorithm');

@@ -23,7 +23,14 @@ export const modelConfigSchema = z.looseObject({
   max_images: z.number().int().min(0),
   kappa: z.literal('linear'),
   sampler_defaults: z
-    .object({ steps: z.number().int().positive(), w: z.number(), temperature: z.number().positive(), top_k: z.number().int().min(0) })
+    .object({
+      steps: z.number().int().positive(),
+      w: z.number(),
+      /** Image guidance; absent in configs written before it existed: 1 (off). */
+      w_image: z.number().default(1),
+      temperature: z.number().positive(),
+      top_k: z.number().int().min(0),
+    })
     .optional(),
   /** Execution provider for this model's sessions: `cpu` (default) or `cuda` on GPU hosts. Not written by export.py. */
   execution_provider: z.enum(['cpu', 'cuda']).optional(),
@@ -60,13 +67,13 @@ export function parseModelConfig(json: unknown, dir: string): LoadedModelConfig 
   const parsed = modelConfigSchema.safeParse(json);
   if (!parsed.success) throw new Error(`invalid ${join(dir, 'config.json')}: ${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
-  const d = config.sampler_defaults ?? { steps: 32, w: 1, temperature: 1, top_k: 0 };
+  const d = config.sampler_defaults ?? { steps: 32, w: 1, w_image: 1, temperature: 1, top_k: 0 };
   return {
     dir,
     config,
     spec: specFromConfig(config),
     onnxPath: join(dir, config.onnx_file),
-    defaults: { steps: d.steps, guidance: d.w, temperature: d.temperature, topK: d.top_k, maxLen: config.max_tokens, maxImages: config.max_images },
+    defaults: { steps: d.steps, guidance: d.w, imageGuidance: d.w_image, temperature: d.temperature, topK: d.top_k, maxLen: config.max_tokens, maxImages: config.max_images },
   };
 }
 
@@ -100,6 +107,7 @@ export function stateFromSpec(r: GenerationSpec, model: Pick<LoadedModelConfig, 
     ...defaults,
     ...(r.steps !== undefined ? { steps: r.steps } : {}),
     ...(r.guidance !== undefined ? { guidance: r.guidance } : {}),
+    ...(r.imageGuidance !== undefined ? { imageGuidance: r.imageGuidance } : {}),
     ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
     ...(r.topK !== undefined ? { topK: r.topK } : {}),
   };

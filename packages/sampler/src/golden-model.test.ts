@@ -30,10 +30,10 @@ interface JState {
   images: { t: number; latent: number[] }[];
 }
 type JOutputs = Record<'pi_logit' | 'log_lambda' | 'q_logprobs' | 'velocity', number[]>;
-type JParams = { steps: number; w: number; temperature: number; top_k: number; max_len: number; max_images: number };
+type JParams = { steps: number; w: number; w_image?: number; temperature: number; top_k: number; max_len: number; max_images: number };
 
 const read = <T>(f: string) => JSON.parse(readFileSync(golden + f, 'utf8')) as T;
-const params = (p: JParams): SamplerParams => ({ steps: p.steps, guidance: p.w, temperature: p.temperature, topK: p.top_k, maxLen: p.max_len, maxImages: p.max_images });
+const params = (p: JParams): SamplerParams => ({ steps: p.steps, guidance: p.w, imageGuidance: p.w_image ?? 1, temperature: p.temperature, topK: p.top_k, maxLen: p.max_len, maxImages: p.max_images });
 const state = (s: JState, spec: ModelSpec, prm: SamplerParams): SamplerState => ({
   spec,
   params: prm,
@@ -89,12 +89,12 @@ describe.skipIf(!has('forward.json'))('golden forward (shipped model): onnxrunti
 
 describe.skipIf(!has('steps.json'))('golden steps (shipped model): fixed state + outputs + draws → next state, exactly', async () => {
   const m = has('steps.json') ? await loadModelConfig(dir) : undefined;
-  const g = has('steps.json') ? read<{ cases: { name: string; params: JParams; state: JState; outputs_cond: JOutputs; outputs_uncond: JOutputs | null; draws: { uniforms: number[]; normals: number[] }; expected: JState }[] }>('steps.json') : { cases: [] };
+  const g = has('steps.json') ? read<{ cases: { name: string; params: JParams; state: JState; outputs_cond: JOutputs; outputs_uncond: JOutputs | null; outputs_text_free?: JOutputs | null; draws: { uniforms: number[]; normals: number[] }; expected: JState }[] }>('steps.json') : { cases: [] };
   for (const c of g.cases) {
     it(c.name, () => {
       const prm = params(c.params);
       const draws = new RecordedDraws(c.draws.uniforms, c.draws.normals);
-      const out = { cond: outputs(c.outputs_cond), ...(c.outputs_uncond ? { uncond: outputs(c.outputs_uncond) } : {}) };
+      const out = { cond: outputs(c.outputs_cond), ...(c.outputs_uncond ? { uncond: outputs(c.outputs_uncond) } : {}), ...(c.outputs_text_free ? { textFree: outputs(c.outputs_text_free) } : {}) };
       const next = step(state(c.state, m!.spec, prm), out, prm, draws);
       expect(draws.used).toEqual([c.draws.uniforms.length, c.draws.normals.length]);
       expect(plain(next)).toEqual(plainJ(c.expected));

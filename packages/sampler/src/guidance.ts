@@ -1,7 +1,8 @@
 /**
  * Guidance and token choice (DESIGN §2.3, training/sample.py `token_distribution` / `pick`).
- * The API's convention: weight `w`, w = 1 is off; λ̃ = λc^w · λu^(1−w) (on log λ), Q̃ ∝ Qc^w · Qu^(1−w)
- * (on log Q), ṽ = vu + w·(vc − vu). π always comes from the conditional pass.
+ * The API's convention: weight `w`, w = 1 is off. Text: λ̃ = λc^w · λu^(1−w) (on log λ), Q̃ ∝ Qc^w · Qu^(1−w)
+ * (on log Q), u = the prompt-free twin. Images: ṽ = vf + w_image·(vc − vf), f = the text-free twin.
+ * π always comes from the conditional pass.
  * All arithmetic is float64 on float32 inputs, in the reference's order, so results match it.
  */
 
@@ -10,9 +11,9 @@ export function guidedLogLambda(llC: number, llU: number | undefined, w: number)
   return llU === undefined || w === 1 ? llC : w * llC + (1 - w) * llU;
 }
 
-/** Guided velocity component (float64). */
-export function guidedVelocity(vC: number, vU: number | undefined, w: number): number {
-  return vU === undefined || w === 1 ? vC : vU + w * (vC - vU);
+/** Guided velocity component (float64); `vF` from the text-free twin. */
+export function guidedVelocity(vC: number, vF: number | undefined, w: number): number {
+  return vF === undefined || w === 1 ? vC : vF + w * (vC - vF);
 }
 
 /**

@@ -12,7 +12,7 @@ describe('model config', () => {
     const m = await loadModelConfig(dir);
     expect(m.spec).toMatchObject({ name: 'tiny-model', bos: 1, sep: 2, image: 3, neverInsert: [0, 1, 2], latentShape: [1, 28, 28] });
     expect(m.spec.vocabSize).toBe(m.config.vocab.length);
-    expect(m.defaults).toEqual({ steps: 32, guidance: 2, temperature: 0.5, topK: 0, maxLen: 40, maxImages: 6 });
+    expect(m.defaults).toEqual({ steps: 32, guidance: 1, imageGuidance: 2, temperature: 0.3, topK: 0, maxLen: 40, maxImages: 6 });
     expect(m.onnxPath).toBe(dir + '/model.onnx');
   });
 
@@ -21,6 +21,12 @@ describe('model config', () => {
     expect(() => parseModelConfig({ ...good, latent_shape: [1, 28] }, '/m')).toThrow(/\/m\/config.json[\s\S]*latent_shape/);
     expect(() => parseModelConfig({ ...good, special_tokens: { ...good.special_tokens, image: 9999 } }, '/m')).toThrow(/9999/);
     await expect(loadModelConfig('/nonexistent')).rejects.toThrow(/\/nonexistent\/config.json/);
+  });
+
+  it('reads configs written before image guidance: imageGuidance 1 (off)', async () => {
+    const good = (await loadModelConfig(dir)).config;
+    const { w_image: _, ...old } = good.sampler_defaults!;
+    expect(parseModelConfig({ ...good, sampler_defaults: old }, '/m').defaults).toMatchObject({ guidance: 1, imageGuidance: 1 });
   });
 });
 

@@ -6,7 +6,7 @@ import { RecordedDraws, SeededDraws, rngStateFromSeed } from './rng.js';
 import { type SamplerState, initState } from './state.js';
 import { smallSpec, state } from './testing/arbitraries.js';
 
-const params = { steps: 8, guidance: 1, temperature: 1, topK: 0, maxLen: 20, maxImages: 4 };
+const params = { steps: 8, guidance: 1, imageGuidance: 1, temperature: 1, topK: 0, maxLen: 20, maxImages: 4 };
 const lat = (x: number) => new Float32Array(4).fill(x);
 // <bos> 5 <image> <sep> 6 <image> 7 <image> 8   (prompt image clean; two generated images)
 const base: SamplerState = {

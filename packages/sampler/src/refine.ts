@@ -57,7 +57,7 @@ export function replacePrompt(state: SamplerState, prompt: readonly PromptItem[]
   };
 }
 
-/** Change sampling parameters (guidance, temperature, top-k, steps, caps). */
+/** Change sampling parameters (text and image guidance, temperature, top-k, steps, caps). */
 export function withParams(state: SamplerState, change: Partial<SamplerParams>): SamplerState {
   const params = { ...state.params, ...change };
   validateParams(params);
@@ -71,7 +71,7 @@ export function withSeed(state: SamplerState, seed: number): SamplerState {
 
 /** A branch's change to its root checkpoint: sampler overrides and at most one refinement (DESIGN §2.4). */
 export interface BranchChange {
-  overrides?: { steps?: number | undefined; guidance?: number | undefined; temperature?: number | undefined; topK?: number | undefined; seed?: number | undefined };
+  overrides?: { steps?: number | undefined; guidance?: number | undefined; imageGuidance?: number | undefined; temperature?: number | undefined; topK?: number | undefined; seed?: number | undefined };
   refine?:
     | { op: 'renoiseImage'; image: number; to: number }
     | { op: 'deleteText'; start: number; end: number; reopenTo: number }

@@ -23,8 +23,10 @@ export interface ModelSpec {
 export interface SamplerParams {
   /** Number of steps over [0, 1]: Δt = 1 / steps. */
   readonly steps: number;
-  /** Guidance weight w (1 = off): λ̃ = λc^w λu^(1−w), Q̃ ∝ Qc^w Qu^(1−w), ṽ = vu + w (vc − vu). */
+  /** Text guidance w (1 = off), against `unconditional()`: λ̃ = λc^w λu^(1−w), Q̃ ∝ Qc^w Qu^(1−w). */
   readonly guidance: number;
+  /** Image guidance w_image (1 = off), against `textFree()`: ṽ = vf + w_image (vc − vf). */
+  readonly imageGuidance: number;
   /** Divides the guided log Q. */
   readonly temperature: number;
   /** Keep the k most likely tokens; 0 = off. */
@@ -113,6 +115,7 @@ export function validateParams(p: SamplerParams): void {
   const bad: string[] = [];
   if (!Number.isInteger(p.steps) || p.steps < 1) bad.push(`steps must be an integer ≥ 1, got ${p.steps}`);
   if (!Number.isFinite(p.guidance)) bad.push(`guidance must be finite, got ${p.guidance}`);
+  if (!Number.isFinite(p.imageGuidance)) bad.push(`imageGuidance must be finite, got ${p.imageGuidance}`);
   if (!(p.temperature > 0) || !Number.isFinite(p.temperature)) bad.push(`temperature must be > 0, got ${p.temperature}`);
   if (!Number.isInteger(p.topK) || p.topK < 0) bad.push(`topK must be an integer ≥ 0, got ${p.topK}`);
   if (!Number.isInteger(p.maxLen) || p.maxLen < 2) bad.push(`maxLen must be an integer ≥ 2, got ${p.maxLen}`);
@@ -147,6 +150,26 @@ export function unconditional(s: SamplerState): SamplerState {
   };
 }
 
+/**
+ * The twin for image guidance: no text at all, `<bos> <sep>` and one `<image>` per generated image
+ * (its latent and clock kept). Conditional image `j ≥ k0` maps to twin image `j − k0`.
+ */
+export function textFree(s: SamplerState): SamplerState {
+  const k0 = promptImageCount(s);
+  const images = s.images.slice(k0);
+  return {
+    ...s,
+    tokens: [s.spec.bos, s.spec.sep, ...images.map(() => s.spec.image)],
+    promptLen: 2,
+    images,
+  };
+}
+
+/** Whether a step of `s` needs the `textFree()` twin's outputs: image guidance on and an image still denoising. */
+export function needsTextFree(s: SamplerState, params: SamplerParams = s.params): boolean {
+  return params.imageGuidance !== 1 && s.images.some((im) => im.t < 1);
+}
+
 /** The generated part as `{token ids, images}`, without `<bos>`, prompt and `<sep>`. */
 export function generated(s: SamplerState): { tokens: number[]; images: ImageSlot[] } {
   return { tokens: s.tokens.slice(s.promptLen), images: s.images.slice(promptImageCount(s)) };
@@ -159,6 +182,7 @@ export interface GenerationSpec {
   seed: number;
   steps?: number | undefined;
   guidance?: number | undefined;
+  imageGuidance?: number | undefined;
   temperature?: number | undefined;
   topK?: number | undefined;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SeededDraws } from './rng.js';
-import { type SamplerState, isDone, unconditional } from './state.js';
+import { type SamplerState, isDone, needsTextFree, textFree, unconditional } from './state.js';
 import { step } from './step.js';
 import { randomOutputs, state } from './testing/arbitraries.js';
 
@@ -28,9 +28,15 @@ function insertableWithOnePerGap(before: readonly number[], after: readonly numb
   return go(0, 0);
 }
 
+/** Random outputs for a state and the twins its guidance needs. */
+const outputsFor = (s: SamplerState, seed: number, seedU: number, seedF = seedU + 1) => ({
+  cond: randomOutputs(s, seed),
+  uncond: randomOutputs(unconditional(s), seedU),
+  ...(needsTextFree(s) ? { textFree: randomOutputs(textFree(s), seedF) } : {}),
+});
+
 const stepped = fc.tuple(state, fc.nat(), fc.nat()).map(([s, seedA, seedB]) => {
-  const out = { cond: randomOutputs(s, seedA), uncond: randomOutputs(unconditional(s), seedB) };
-  return { before: s, after: step(s, out) };
+  return { before: s, after: step(s, outputsFor(s, seedA, seedB)) };
 });
 
 describe('step invariants (property tests over random states, outputs and seeds)', () => {
@@ -90,7 +96,7 @@ describe('step invariants (property tests over random states, outputs and seeds)
   it('is deterministic: same state + outputs ⇒ same next state and RNG state', () => {
     fc.assert(
       fc.property(state, fc.nat(), (s, seed) => {
-        const out = { cond: randomOutputs(s, seed), uncond: randomOutputs(unconditional(s), seed + 1) };
+        const out = outputsFor(s, seed, seed + 1);
         expect(step(s, out)).toEqual(step(s, out));
       }),
       { numRuns: 50 },
@@ -104,7 +110,7 @@ describe('step invariants (property tests over random states, outputs and seeds)
         // t + Δt accumulates rounding: a clock may need one extra (tiny) step, as in the reference
         const horizon = 2 * (s.params.steps + 1) + 1;
         for (let k = 0; k < horizon && !isDone(s); k++) {
-          s = step(s, { cond: randomOutputs(s, seed + k), uncond: randomOutputs(unconditional(s), seed + k + 7) }, s.params, new SeededDraws(s.rng));
+          s = step(s, outputsFor(s, seed + k, seed + k + 7), s.params, new SeededDraws(s.rng));
         }
         expect(isDone(s)).toBe(true);
       }),

@@ -3,7 +3,7 @@ import { batchRun } from './testing/run.js';
 import { loadGolden, outputsOf, paramsOf, plain, plainGolden, specOf, stateOf, f32, f64 } from './testing/golden.js';
 import { RecordedDraws } from './rng.js';
 import { step } from './step.js';
-import { isDone, unconditional } from './state.js';
+import { isDone, needsTextFree, textFree, unconditional } from './state.js';
 import { fixturesDir } from './testing/golden.js';
 
 const golden = loadGolden();
@@ -15,7 +15,7 @@ describe('step: golden vectors from training/sample.py (fixed state + outputs + 
       const params = paramsOf(c.params);
       const before = stateOf(c.before, spec, params);
       const draws = new RecordedDraws(f64(c.uniforms), f32(c.normals));
-      const out = { cond: outputsOf(c.cond), ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}) };
+      const out = { cond: outputsOf(c.cond), ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}), ...(c.text_free ? { textFree: outputsOf(c.text_free) } : {}) };
       const after = step(before, out, params, draws);
       expect(draws.used).toEqual([c.uniforms.shape[0], c.normals.shape[0]]);
       expect(plain(after)).toEqual(plainGolden(c.after));
@@ -32,8 +32,9 @@ describe('a whole guided generation with the tiny model (onnxruntime-node, recor
     const draws = new RecordedDraws(f64(golden.run.uniforms), f32(golden.run.normals));
     await batchRun(fixturesDir + 'tiny-model/model.onnx', async (forward) => {
       while (!isDone(s)) {
-        const [cond, uncond] = await forward([s, unconditional(s)]);
-        s = step(s, { cond: cond!, uncond: uncond! }, params, draws);
+        const free = needsTextFree(s, params);
+        const [cond, uncond, textFreeOut] = await forward([s, unconditional(s), ...(free ? [textFree(s)] : [])]);
+        s = step(s, { cond: cond!, uncond: uncond!, ...(free ? { textFree: textFreeOut! } : {}) }, params, draws);
       }
     });
     const want = plainGolden(golden.run.final);

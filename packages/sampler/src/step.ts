@@ -1,6 +1,6 @@
 import { guidedLogLambda, guidedVelocity, pick, tokenDistribution } from './guidance.js';
 import { type Draws, SeededDraws } from './rng.js';
-import { type ImageSlot, type SamplerParams, type SamplerState, latentSize, promptImageCount } from './state.js';
+import { type ImageSlot, type SamplerParams, type SamplerState, latentSize, needsTextFree, promptImageCount } from './state.js';
 
 /**
  * Model outputs for ONE state (row b of a batch, unpadded), as in docs/model-contract.md.
@@ -17,10 +17,14 @@ export interface StateOutputs {
   readonly velocity: Float32Array;
 }
 
-/** Outputs for a state and, when guidance is on (w ≠ 1), for its `unconditional()` twin. */
+/**
+ * Outputs for a state; for its `unconditional()` twin when text guidance is on (w ≠ 1); for its
+ * `textFree()` twin when image guidance is on and an image is denoising (`needsTextFree`).
+ */
 export interface StepOutputs {
   readonly cond: StateOutputs;
   readonly uncond?: StateOutputs;
+  readonly textFree?: StateOutputs;
 }
 
 function checkOutputs(name: string, o: StateOutputs, n: number, m: number, v: number, size: number): void {
@@ -59,10 +63,14 @@ export function step(
   const { cond } = outputs;
   const uncond = w !== 1 ? outputs.uncond : undefined;
   if (w !== 1 && uncond === undefined) throw new Error(`guidance ${w} needs unconditional outputs`);
+  const wi = params.imageGuidance;
+  const free = needsTextFree(state, params) ? outputs.textFree : undefined;
+  if (needsTextFree(state, params) && free === undefined) throw new Error(`image guidance ${wi} needs text-free outputs`);
   const k0 = promptImageCount(state);
   const off = state.promptLen - 2; // cond position i <-> uncond position i − off
   checkOutputs('conditional', cond, n, m, spec.vocabSize, size);
   if (uncond !== undefined) checkOutputs('unconditional', uncond, n - off, m - k0, spec.vocabSize, size);
+  if (free !== undefined) checkOutputs('text-free', free, 2 + m - k0, m - k0, spec.vocabSize, size);
 
   // 2. Euler step for every image with t < 1, on its own clock, from the pre-insertion outputs
   const images: ImageSlot[] = state.images.map((im, j) => {
@@ -70,8 +78,8 @@ export function step(
     const h = Math.min(dt, 1 - im.t);
     const latent = new Float32Array(size);
     const vc = cond.velocity.subarray(j * size, (j + 1) * size);
-    const vu = uncond?.velocity.subarray((j - k0) * size, (j - k0 + 1) * size);
-    for (let e = 0; e < size; e++) latent[e] = im.latent[e]! + h * guidedVelocity(vc[e]!, vu?.[e], w);
+    const vf = free?.velocity.subarray((j - k0) * size, (j - k0 + 1) * size);
+    for (let e = 0; e < size; e++) latent[e] = im.latent[e]! + h * guidedVelocity(vc[e]!, vf?.[e], wi);
     return { latent, t: 1 - im.t <= dt ? 1 : im.t + dt };
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelConfig, type LoadedModelConfig } from '../config.js';
 import { runGeneration } from '../generate.js';
-import { initState } from '../state.js';
+import { initState, textFree } from '../state.js';
 import { fixturesDir } from '../testing/golden.js';
 import { Tokenizer } from '../tokenizer.js';
 import { pack } from '../batch.js';
@@ -19,7 +19,8 @@ afterAll(() => runner.close());
 
 function prompt(text: string, seed: number, steps = 12) {
   const tok = Tokenizer.fromConfig(model.config);
-  return initState(tok.prompt(text), { ...model.defaults, steps }, model.spec, seed);
+  // text guidance on, image guidance off: exactly two rows (cond, uncond) per step
+  return initState(tok.prompt(text), { ...model.defaults, steps, guidance: 2, imageGuidance: 1 }, model.spec, seed);
 }
 
 describe('ModelRunner (worker threads + micro-batcher)', () => {
@@ -81,6 +82,27 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
   it('refuses a model whose bytes do not match config.json', async () => {
     const bad = { ...model, config: { ...model.config, onnx_sha256: '0'.repeat(64) } };
     await expect(ModelRunner.start(bad)).rejects.toThrow(/SHA-256 [0-9a-f]{64} does not match config.json onnx_sha256 0{64}/);
+  });
+
+  it('asks for the twins the guidance needs: text-free only while an image is denoising', async () => {
+    const base = prompt('draw a seven', 1);
+    const withImage = (t: number) => ({
+      ...base,
+      params: { ...base.params, guidance: 1, imageGuidance: 2 },
+      tokens: [...base.tokens, model.spec.image],
+      images: [{ latent: new Float32Array(784).fill(0.1), t }],
+    });
+    const live = await runner.stepOutputs(withImage(0.5));
+    expect(live.uncond).toBeUndefined();
+    expect(live.textFree?.velocity).toHaveLength(784);
+    expect(live.textFree?.piLogit).toHaveLength(3); // <bos> <sep> <image>
+    const [direct] = await runner.forward([textFree(withImage(0.5))]);
+    expect(Array.from(live.textFree!.velocity)).toEqual(Array.from(direct!.velocity));
+    const done = await runner.stepOutputs(withImage(1));
+    expect(done.textFree).toBeUndefined();
+    const both = await runner.stepOutputs({ ...withImage(0.5), params: { ...base.params, guidance: 2, imageGuidance: 2 } });
+    expect(both.uncond?.piLogit).toHaveLength(base.tokens.length - base.promptLen + 3);
+    expect(both.textFree).toBeDefined();
   });
 
   it('refuses a state made for another model', async () => {

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type BatchRow, canonicalShape, pack, unpack } from '../batch.js';
 import type { LoadedModelConfig } from '../config.js';
-import { type SamplerState, unconditional } from '../state.js';
+import { type SamplerState, needsTextFree, textFree, unconditional } from '../state.js';
 import type { StateOutputs, StepOutputs } from '../step.js';
 import type { ExecutionProvider, NamedTensor, OutputMap } from './onnx.js';
 
@@ -156,17 +156,15 @@ export class ModelRunner {
     });
   }
 
-  /** The outputs `step` needs for `state`: conditional, plus unconditional when guidance is on. */
+  /** The outputs `step` needs for `state`: conditional, plus the twins its guidance needs (one batched forward). */
   async stepOutputs(state: SamplerState): Promise<StepOutputs> {
     if (state.spec.sha256 !== this.model.spec.sha256) {
       throw new Error(`state was made for model ${state.spec.name} (${state.spec.sha256.slice(0, 12)}), this runner serves ${this.model.spec.name} (${this.model.spec.sha256.slice(0, 12)})`);
     }
-    if (state.params.guidance === 1) {
-      const [cond] = await this.forward([state]);
-      return { cond: cond! };
-    }
-    const [cond, uncond] = await this.forward([state, unconditional(state)]);
-    return { cond: cond!, uncond: uncond! };
+    const text = state.params.guidance !== 1;
+    const image = needsTextFree(state);
+    const outs = await this.forward([state, ...(text ? [unconditional(state)] : []), ...(image ? [textFree(state)] : [])]);
+    return { cond: outs[0]!, ...(text ? { uncond: outs[1]! } : {}), ...(image ? { textFree: outs[text ? 2 : 1]! } : {}) };
   }
 
   async close(): Promise<void> {

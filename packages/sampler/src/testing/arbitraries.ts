@@ -23,6 +23,7 @@ const clock = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 
 export const params: fc.Arbitrary<SamplerParams> = fc.record({
   steps: fc.integer({ min: 1, max: 64 }),
   guidance: fc.oneof(fc.constant(1), fc.double({ min: -1, max: 4, noNaN: true })),
+  imageGuidance: fc.oneof(fc.constant(1), fc.double({ min: -1, max: 6, noNaN: true })),
   temperature: fc.double({ min: 0.1, max: 3, noNaN: true }),
   topK: fc.integer({ min: 0, max: 12 }),
   maxLen: fc.integer({ min: 4, max: 40 }),

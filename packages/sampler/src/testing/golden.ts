@@ -28,6 +28,8 @@ interface GoldenOutputs {
 interface GoldenParams {
   steps: number;
   w: number;
+  /** Absent in vectors made before image guidance existed: 1. */
+  w_image?: number;
   temperature: number;
   top_k: number;
   max_len: number;
@@ -49,6 +51,7 @@ export interface GoldenFile {
     before: GoldenState;
     cond: GoldenOutputs;
     uncond: GoldenOutputs | null;
+    text_free?: GoldenOutputs | null;
     uniforms: GoldenArray;
     normals: GoldenArray;
     after: GoldenState;
@@ -90,7 +93,7 @@ export function specOf(g: GoldenFile): ModelSpec {
 }
 
 export function paramsOf(p: GoldenParams): SamplerParams {
-  return { steps: p.steps, guidance: p.w, temperature: p.temperature, topK: p.top_k, maxLen: p.max_len, maxImages: p.max_images };
+  return { steps: p.steps, guidance: p.w, imageGuidance: p.w_image ?? 1, temperature: p.temperature, topK: p.top_k, maxLen: p.max_len, maxImages: p.max_images };
 }
 
 export function stateOf(g: GoldenState, spec: ModelSpec, params: SamplerParams): SamplerState {
