@@ -87,7 +87,7 @@ def write_config(model: OneFlowNet, out: Path, train_cfg: dict):
         "max_tokens": mc.max_tokens,
         "max_images": prm.max_images,
         "kappa": "linear",  # κ(t) = t, κ̇ = 1, κ⁻¹(u) = u
-        "guidance": "lambda = lc^w * lu^(1-w); Q ∝ Qc^w * Qu^(1-w); v = vu + w (vc - vu); w = 1 is off; pi from the conditional pass",
+        "guidance": "text: lambda = lc^w * lu^(1-w); Q ∝ Qc^w * Qu^(1-w) (u = prompt-free); images: v = vf + w_image (vc - vf) (f = text-free); 1 is off; pi from the conditional pass",
         "unconditional_prompt": [STOI[BOS], STOI[SEP]],
         "class_names": CLASS_NAMES,
         "sampler_defaults": dict(train_cfg.get("sampler") or TrainConfig().sampler),

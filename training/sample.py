@@ -70,6 +70,16 @@ class SamplerParams:
     w_image: float = 1.0  # image guidance, 1 = off: ṽ = vf + w_image (vc − vf) (f = text_free(s))
 
 
+def params_from_config(cfg: dict, **override) -> SamplerParams:
+    """Sampler settings for a model: its config.json ``sampler_defaults`` and caps, then ``override``
+    (keys of SamplerParams; None values are ignored)."""
+    d = {"steps": 32, "w": 1.0, "w_image": 1.0, "temperature": 1.0, "top_k": 0, **cfg.get("sampler_defaults", {})}
+    kw = {k: d[k] for k in ("steps", "w", "w_image", "temperature", "top_k")}
+    kw.update(max_len=cfg["max_tokens"], max_images=cfg["max_images"])
+    kw.update({k: v for k, v in override.items() if v is not None})
+    return SamplerParams(**kw)
+
+
 def initial_state(prompt: Sequence[Item]) -> State:
     toks, imgs = [STOI[BOS]], []
     for it in prompt:
@@ -369,10 +379,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     cfg = json.loads((Path(a.model) / "config.json").read_text())
     runner = OrtRunner(str(Path(a.model) / "model.onnx"))
-    d = cfg.get("sampler_defaults", {})
-    pick_ = lambda v, k, dflt: v if v is not None else d.get(k, dflt)  # noqa: E731
-    prm = SamplerParams(pick_(a.steps, "steps", 32), pick_(a.w, "w", 1.0), pick_(a.temperature, "temperature", 1.0),
-                        pick_(a.top_k, "top_k", 0), cfg["max_tokens"], cfg["max_images"], pick_(a.w_image, "w_image", 1.0))
+    prm = params_from_config(cfg, steps=a.steps, w=a.w, w_image=a.w_image, temperature=a.temperature, top_k=a.top_k)
     out = run_many([initial_state(a.prompt.split()) for _ in range(a.n)], runner, prm,
                    [Draws(a.seed + i) for i in range(a.n)])
     for s in out:

@@ -90,7 +90,7 @@ export const modelInfoSchema = z.object({
   latentShape: z.tuple([z.number().int(), z.number().int(), z.number().int()]).describe('[C, H, W] of each image (input images are resized to H × W)'),
   maxTokens: z.number().int(),
   maxImages: z.number().int(),
-  defaults: z.object({ steps: z.number().int(), guidance: z.number(), temperature: z.number(), topK: z.number().int() }),
+  defaults: z.object({ steps: z.number().int(), guidance: z.number(), imageGuidance: z.number(), temperature: z.number(), topK: z.number().int() }),
   vocabulary: z.array(z.string()).describe('the words a prompt may use (<image> takes the next input image)'),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;

@@ -36,7 +36,7 @@ export { checkpointIdOf } from '@oneflow/sampler';
 
 /**
  * The OneFlow generation engine: sampler states live only as checkpoints in the blob store; a
- * step loads one, runs the model (conditional and, with guidance, unconditional rows in one
+ * step loads one, runs the model (the conditional row and the twins its guidance needs, in one
  * batch), applies `step`, and stores the child checkpoint.
  */
 export class SamplerEngine implements GenerationEngine {

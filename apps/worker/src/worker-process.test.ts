@@ -17,7 +17,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '@oneflow/sampler';
 const NAMESPACE = 'test-worker-process';
 const MODEL_DIR = path.join(REPO_ROOT, 'packages', 'sampler', 'fixtures', 'tiny-model');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'oneflow-worker-process-'));
-const request: GenerationRequest = { model: 'tiny-model', prompt: 'draw a seven', seed: 1234, steps: 24, guidance: 2, temperature: 0.7 };
+const request: GenerationRequest = { model: 'tiny-model', prompt: 'draw a seven', seed: 1234, steps: 24, guidance: 2, imageGuidance: 3, temperature: 0.7 };
 
 let connection: Connection;
 let client: Client;
@@ -46,7 +46,7 @@ beforeAll(async () => {
   const out = path.join(dataDir, 'cli');
   const cli = spawnSync(
     process.execPath,
-    ['packages/sampler/bin/oneflow.js', 'generate', '--prompt', 'draw a seven', '--model', MODEL_DIR, '--seed', '1234', '--steps', '24', '--guidance', '2', '--temperature', '0.7', '--out', out, '--json'],
+    ['packages/sampler/bin/oneflow.js', 'generate', '--prompt', 'draw a seven', '--model', MODEL_DIR, '--seed', '1234', '--steps', '24', '--guidance', '2', '--image-guidance', '3', '--temperature', '0.7', '--out', out, '--json'],
     { cwd: REPO_ROOT, encoding: 'utf8' },
   );
   if (cli.status !== 0) throw new Error(`oneflow generate failed (${String(cli.status)}):\n${cli.stderr}`);

@@ -4,11 +4,16 @@ import { z } from 'zod';
 /** Checkpoint ids are the SHA-256 (hex) of the checkpoint's encoding. */
 export const checkpointIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a checkpoint id is 64 lowercase hex characters');
 
-/** Sampler settings a branch may change (DESIGN §2.4). The API exposes guidance as weight w, w = 1 off. */
+/**
+ * Sampler settings a branch may change (DESIGN §2.4). Guidance weights, 1 = off: `guidance` on the
+ * text (insertion rates and tokens, against the prompt-free twin), `imageGuidance` on image
+ * velocities (against the text-free twin; docs/decisions.md "Image guidance").
+ */
 export const samplerOverridesSchema = z
   .object({
     steps: z.number().int().min(1).max(1024),
     guidance: z.number().min(0).max(20),
+    imageGuidance: z.number().min(0).max(20),
     temperature: z.number().gt(0).max(10),
     topK: z.number().int().min(0).max(100_000),
     seed: z.number().int().min(0).max(2 ** 32 - 1),

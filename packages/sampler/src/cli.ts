@@ -20,7 +20,8 @@ export const USAGE = `Usage: oneflow generate --prompt TEXT --out DIR [options]
   --prompt TEXT        words from the model's vocabulary; <image> marks where an --image goes
   --image FILE.png     an input image (repeatable; without <image> marks images go first)
   --steps N            sampling steps (default: the model's sampler_defaults)
-  --guidance W         guidance weight, 1 = off (default: the model's)
+  --guidance W         text guidance weight, 1 = off (default: the model's)
+  --image-guidance W   image guidance weight, 1 = off (default: the model's)
   --temperature T      temperature on the token distribution (default: the model's)
   --top-k K            keep the K most likely tokens, 0 = off (default: the model's)
   --seed S             integer in [0, 2^32) (default 0)
@@ -73,6 +74,7 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
         image: { type: 'string', multiple: true },
         steps: { type: 'string' },
         guidance: { type: 'string' },
+        'image-guidance': { type: 'string' },
         temperature: { type: 'string' },
         'top-k': { type: 'string' },
         seed: { type: 'string' },
@@ -92,10 +94,12 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
   const overrides: { -readonly [K in keyof SamplerParams]?: SamplerParams[K] } = {};
   const steps = num('steps', values.steps, (x) => int(x) && x >= 1 && x <= 10_000, 'an integer in [1, 10000]');
   const guidance = num('guidance', values.guidance, (x) => Number.isFinite(x) && x >= -10 && x <= 50, 'a number in [-10, 50]');
+  const imageGuidance = num('image-guidance', values['image-guidance'], (x) => Number.isFinite(x) && x >= -10 && x <= 50, 'a number in [-10, 50]');
   const temperature = num('temperature', values.temperature, (x) => Number.isFinite(x) && x > 0 && x <= 100, 'a number in (0, 100]');
   const topK = num('top-k', values['top-k'], (x) => int(x) && x >= 0, 'an integer ≥ 0');
   if (steps !== undefined) overrides.steps = steps;
   if (guidance !== undefined) overrides.guidance = guidance;
+  if (imageGuidance !== undefined) overrides.imageGuidance = imageGuidance;
   if (temperature !== undefined) overrides.temperature = temperature;
   if (topK !== undefined) overrides.topK = topK;
   const seed = num('seed', values.seed, (x) => int(x) && x >= 0 && x <= 0xffff_ffff, 'an integer in [0, 4294967295]') ?? 0;

@@ -25,7 +25,8 @@ describe('model config', () => {
 
   it('reads configs written before image guidance: imageGuidance 1 (off)', async () => {
     const good = (await loadModelConfig(dir)).config;
-    const { w_image: _, ...old } = good.sampler_defaults!;
+    const old: Record<string, unknown> = { ...good.sampler_defaults };
+    delete old['w_image'];
     expect(parseModelConfig({ ...good, sampler_defaults: old }, '/m').defaults).toMatchObject({ guidance: 1, imageGuidance: 1 });
   });
 });

@@ -42,6 +42,7 @@ const badRequest = fc.oneof(
   fc.record({ ...base, images: fc.array(fc.base64String({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 3 }) }),
   fc.record({ ...base, prompt: fc.constantFrom('draw a zebra', 'describe <image>', 'supercalifragilistic') }),
   fc.record({ ...base, guidance: fc.oneof(fc.double({ min: 20.0001, noNaN: true }), fc.constant(-1)) }),
+  fc.record({ ...base, imageGuidance: fc.oneof(fc.double({ min: 20.0001, noNaN: true }), fc.constant(-0.5), fc.constant('2')) }),
   fc.record({ ...base, temperature: fc.constantFrom(0, -3, 11) }),
   fc.record({ ...base, seed: fc.oneof(fc.integer({ max: -1 }), fc.constant(2 ** 32)) }),
   fc.record({ ...base, extra: fc.anything().filter((v) => v !== undefined) }),

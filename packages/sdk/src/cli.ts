@@ -12,7 +12,8 @@ Generates through the OneFlow API (the in-process generator is packages/sampler/
   --image FILE.png     an input image (repeatable)
   --model NAME         a model the API serves (default: the first it lists)
   --steps N            sampling steps per clock (default: the model's)
-  --guidance W         guidance weight, 1 = off (default: the model's)
+  --guidance W         text guidance weight, 1 = off (default: the model's)
+  --image-guidance W   image guidance weight, 1 = off (default: the model's)
   --temperature T      temperature (default: the model's)
   --top-k K            keep the K most likely tokens, 0 = off (default: the model's)
   --seed S             integer in [0, 2^32) (default 0)
@@ -75,6 +76,7 @@ export async function parseGenerateArgs(argv: string[], io: CliIo): Promise<Args
         model: { type: 'string' },
         steps: { type: 'string' },
         guidance: { type: 'string' },
+        'image-guidance': { type: 'string' },
         temperature: { type: 'string' },
         'top-k': { type: 'string' },
         seed: { type: 'string' },
@@ -98,6 +100,7 @@ export async function parseGenerateArgs(argv: string[], io: CliIo): Promise<Args
   const int = Number.isInteger;
   const steps = num('steps', values.steps, (x) => int(x) && x >= 1 && x <= 1024, 'an integer in [1, 1024]');
   const guidance = num('guidance', values.guidance, (x) => Number.isFinite(x) && x >= 0 && x <= 20, 'a number in [0, 20]');
+  const imageGuidance = num('image-guidance', values['image-guidance'], (x) => Number.isFinite(x) && x >= 0 && x <= 20, 'a number in [0, 20]');
   const temperature = num('temperature', values.temperature, (x) => Number.isFinite(x) && x > 0 && x <= 10, 'a number in (0, 10]');
   const topK = num('top-k', values['top-k'], (x) => int(x) && x >= 0 && x <= 100_000, 'an integer in [0, 100000]');
   const seed = num('seed', values.seed, (x) => int(x) && x >= 0 && x <= 0xffff_ffff, 'an integer in [0, 4294967295]');
@@ -119,6 +122,7 @@ export async function parseGenerateArgs(argv: string[], io: CliIo): Promise<Args
       ...(images.length > 0 ? { images } : {}),
       ...(steps !== undefined ? { steps } : {}),
       ...(guidance !== undefined ? { guidance } : {}),
+      ...(imageGuidance !== undefined ? { imageGuidance } : {}),
       ...(temperature !== undefined ? { temperature } : {}),
       ...(topK !== undefined ? { topK } : {}),
       ...(seed !== undefined ? { seed } : {}),

@@ -15,7 +15,7 @@ export const modelsRouter = router({
       latentShape: [...config.spec.latentShape],
       maxTokens: config.config.max_tokens,
       maxImages: config.config.max_images,
-      defaults: { steps: config.defaults.steps, guidance: config.defaults.guidance, temperature: config.defaults.temperature, topK: config.defaults.topK },
+      defaults: { steps: config.defaults.steps, guidance: config.defaults.guidance, imageGuidance: config.defaults.imageGuidance, temperature: config.defaults.temperature, topK: config.defaults.topK },
       vocabulary: config.config.vocab.filter((w) => !/^<(pad|bos|sep)>$/.test(w)),
     })),
   ),
