@@ -32,6 +32,14 @@ def trained_on(log: Path) -> str:
     return f"{where}, {int(el[-1]) / 60:.1f} min" if el else where
 
 
+def sampler_label(p: dict) -> str:
+    """'w=1.5, T=0.3' (one guidance weight for text and images, before image guidance existed) or
+    'w=1, w_image=2, T=0.3'."""
+    if "w_image" not in p:
+        return f"w={p['w']:g}, T={p['temperature']:g}"
+    return f"w={p['w']:g}, w_image={p['w_image']:g}, T={p['temperature']:g}"
+
+
 def rows(d: Path):
     for ev in sorted(d.glob("*.eval.json")):
         name = ev.name[: -len(".eval.json")]
@@ -44,7 +52,7 @@ def rows(d: Path):
         yield [name, trained_on(d / f"{run}.train.log"),
                f"{m['d_model']}×{m['n_layers']}, convs {m['chans'][0]}/{m['chans'][1]}, {pos} positions", mix,
                str(cfg["batch_size"]), str(cfg["steps"]), f"{cfg['steps'] * cfg['batch_size'] / 1e6:.2f}M",
-               str(cfg["lr"]), f"w={r['sampler']['w']:g}, T={r['sampler']['temperature']:g}"] + \
+               str(cfg["lr"]), sampler_label(r["sampler"])] + \
               [f"{100 * r['checks'][c]['value']:.1f}%" for c in CHECKS]
 
 

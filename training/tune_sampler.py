@@ -59,7 +59,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/oneflow-toy-v1")
     ap.add_argument("--w", type=parse_floats, default=[1.0, 1.5], help="text guidance values to try")
-    ap.add_argument("--w-image", type=parse_floats, default=[1.0, 2.0, 3.0, 4.0], help="image guidance values to try")
+    ap.add_argument("--w-image", type=parse_floats, default=[1.0, 2.0, 3.0, 4.0, 6.0], help="image guidance values to try")
     ap.add_argument("--n", type=int, default=100, help="validation prompts per task and setting")
     ap.add_argument("--seed", type=int, default=777, help=f"validation prompt seed (must differ from {EVAL_SEED})")
     ap.add_argument("--threads", type=int, default=2)

@@ -21,7 +21,8 @@ import {
   pack,
   runGeneration,
   step,
-  unconditional,
+  guidanceRows,
+  stepOutputsOf,
   unpack,
 } from '@oneflow/sampler';
 import { benchModelDir, resultPath, writeReport } from '../report.js';
@@ -56,7 +57,7 @@ async function perStep() {
   const onnx = await loadOnnxModel(model.onnxPath, { intraOpThreads: intra });
   const rows: { tokens: number; images: number; modelMs: number; hostMs: number }[] = [];
   let s = fresh(0);
-  for (let k = 0; k < 3; k++) await onnx.run(pack([s, unconditional(s)])); // warm-up
+  for (let k = 0; k < 3; k++) await onnx.run(pack(guidanceRows(s))); // warm-up
   while (!isDone(s)) {
     const reps = 5;
     let modelMs = 0;
@@ -64,13 +65,12 @@ async function perStep() {
     let next = s;
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
-      const batch = [s, unconditional(s)];
+      const batch = guidanceRows(s);
       const inputs = pack(batch);
       const t1 = performance.now();
       const out = await onnx.run(inputs);
       const t2 = performance.now();
-      const [cond, uncond] = unpack(out, batch);
-      next = step(s, { cond: cond!, uncond: uncond! });
+      next = step(s, stepOutputsOf(s, unpack(out, batch)));
       const t3 = performance.now();
       modelMs += t2 - t1;
       hostMs += t1 - t0 + (t3 - t2);
@@ -127,7 +127,7 @@ const tp = await throughput();
 await writeReport(values.out, {
   command: `node --import tsx bench/sampler/bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
   model: { dir: modelDir, name: model.spec.name, sha256: model.spec.sha256 },
-  config: { steps, guidance: params.guidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32, padMultiple, repeat },
+  config: { steps, guidance: params.guidance, imageGuidance: params.imageGuidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32, padMultiple, repeat },
   perStep: ps,
   throughput: tp,
   targets: {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { batchRun } from './testing/run.js';
 import { loadGolden, outputsOf, paramsOf, plain, plainGolden, specOf, stateOf, f32, f64 } from './testing/golden.js';
 import { RecordedDraws } from './rng.js';
-import { step } from './step.js';
-import { isDone, needsTextFree, textFree, unconditional } from './state.js';
+import { guidanceRows, step, stepOutputsOf } from './step.js';
+import { isDone, textFree, unconditional } from './state.js';
 import { fixturesDir } from './testing/golden.js';
 
 const golden = loadGolden();
@@ -25,6 +25,28 @@ describe('step: golden vectors from training/sample.py (fixed state + outputs + 
   }
 });
 
+describe('guidanceRows / stepOutputsOf', () => {
+  const c = golden.steps.find((x) => x.text_free)!;
+  const base = stateOf(c.before, spec, paramsOf(c.params));
+  const o = outputsOf(c.cond);
+  it('asks for the state, then the prompt-free twin (w ≠ 1), then the text-free twin (image denoising, w_image ≠ 1)', () => {
+    const rows = (guidance: number, imageGuidance: number) => guidanceRows({ ...base, params: { ...base.params, guidance, imageGuidance } });
+    expect(rows(1, 1).map((r) => r.promptLen)).toEqual([base.promptLen]);
+    expect(rows(2, 1).map((r) => r.tokens)).toEqual([base.tokens, unconditional(base).tokens]);
+    expect(rows(1, 3).map((r) => r.tokens)).toEqual([base.tokens, textFree(base).tokens]);
+    expect(rows(2, 3)).toHaveLength(3);
+    const settled = { ...base, params: { ...base.params, guidance: 1, imageGuidance: 3 }, images: base.images.map((im) => ({ ...im, t: 1 })) };
+    expect(guidanceRows(settled)).toHaveLength(1); // no image left to denoise
+  });
+  it('maps outputs back in that order and refuses a wrong count', () => {
+    const s = { ...base, params: { ...base.params, guidance: 1, imageGuidance: 3 } };
+    const f = { ...o };
+    expect(stepOutputsOf(s, [o, f])).toEqual({ cond: o, textFree: f });
+    expect(() => stepOutputsOf(s, [o])).toThrow(/expected outputs for 2 rows/);
+    expect(() => step(s, { cond: o })).toThrow(/image guidance 3 needs text-free outputs/);
+  });
+});
+
 describe('a whole guided generation with the tiny model (onnxruntime-node, recorded draws)', () => {
   it('reproduces the reference tokens exactly and the latents within float rounding', async () => {
     const params = paramsOf(golden.run.params);
@@ -32,9 +54,7 @@ describe('a whole guided generation with the tiny model (onnxruntime-node, recor
     const draws = new RecordedDraws(f64(golden.run.uniforms), f32(golden.run.normals));
     await batchRun(fixturesDir + 'tiny-model/model.onnx', async (forward) => {
       while (!isDone(s)) {
-        const free = needsTextFree(s, params);
-        const [cond, uncond, textFreeOut] = await forward([s, unconditional(s), ...(free ? [textFree(s)] : [])]);
-        s = step(s, { cond: cond!, uncond: uncond!, ...(free ? { textFree: textFreeOut! } : {}) }, params, draws);
+        s = step(s, stepOutputsOf(s, await forward(guidanceRows(s))), params, draws);
       }
     });
     const want = plainGolden(golden.run.final);

@@ -1,6 +1,6 @@
 import { guidedLogLambda, guidedVelocity, pick, tokenDistribution } from './guidance.js';
 import { type Draws, SeededDraws } from './rng.js';
-import { type ImageSlot, type SamplerParams, type SamplerState, latentSize, needsTextFree, promptImageCount } from './state.js';
+import { type ImageSlot, type SamplerParams, type SamplerState, latentSize, needsTextFree, promptImageCount, textFree, unconditional } from './state.js';
 
 /**
  * Model outputs for ONE state (row b of a batch, unpadded), as in docs/model-contract.md.
@@ -25,6 +25,23 @@ export interface StepOutputs {
   readonly cond: StateOutputs;
   readonly uncond?: StateOutputs;
   readonly textFree?: StateOutputs;
+}
+
+/**
+ * The rows one step of `s` needs the model to run, in order: `s`; its `unconditional()` twin when
+ * text guidance is on; its `textFree()` twin when `needsTextFree(s)`. Batch them in one forward.
+ */
+export function guidanceRows(s: SamplerState): SamplerState[] {
+  return [s, ...(s.params.guidance !== 1 ? [unconditional(s)] : []), ...(needsTextFree(s) ? [textFree(s)] : [])];
+}
+
+/** The outputs of `guidanceRows(s)`, in that order, as `step` takes them. */
+export function stepOutputsOf(s: SamplerState, outs: readonly StateOutputs[]): StepOutputs {
+  const text = s.params.guidance !== 1;
+  const image = needsTextFree(s);
+  const want = 1 + (text ? 1 : 0) + (image ? 1 : 0);
+  if (outs.length !== want) throw new RangeError(`expected outputs for ${want} rows (guidanceRows), got ${outs.length}`);
+  return { cond: outs[0]!, ...(text ? { uncond: outs[1]! } : {}), ...(image ? { textFree: outs[want - 1]! } : {}) };
 }
 
 function checkOutputs(name: string, o: StateOutputs, n: number, m: number, v: number, size: number): void {

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { type BatchRow, canonicalShape, pack, unpack } from '../batch.js';
 import type { LoadedModelConfig } from '../config.js';
-import { type SamplerState, needsTextFree, textFree, unconditional } from '../state.js';
-import type { StateOutputs, StepOutputs } from '../step.js';
+import type { SamplerState } from '../state.js';
+import { type StateOutputs, type StepOutputs, guidanceRows, stepOutputsOf } from '../step.js';
 import type { ExecutionProvider, NamedTensor, OutputMap } from './onnx.js';
 
 export interface RunnerOptions {
@@ -161,10 +161,7 @@ export class ModelRunner {
     if (state.spec.sha256 !== this.model.spec.sha256) {
       throw new Error(`state was made for model ${state.spec.name} (${state.spec.sha256.slice(0, 12)}), this runner serves ${this.model.spec.name} (${this.model.spec.sha256.slice(0, 12)})`);
     }
-    const text = state.params.guidance !== 1;
-    const image = needsTextFree(state);
-    const outs = await this.forward([state, ...(text ? [unconditional(state)] : []), ...(image ? [textFree(state)] : [])]);
-    return { cond: outs[0]!, ...(text ? { uncond: outs[1]! } : {}), ...(image ? { textFree: outs[text ? 2 : 1]! } : {}) };
+    return stepOutputsOf(state, await this.forward(guidanceRows(state)));
   }
 
   async close(): Promise<void> {
