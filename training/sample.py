@@ -99,7 +99,7 @@ def unconditional(s: State) -> State:
 
 def text_free(s: State) -> State:
     """The twin for image guidance: no text at all — ``<bos> <sep>`` and one ``<image>`` per generated
-    image, in order, with their latents and clocks (docs/decisions.md, "Image guidance")."""
+    image, in order, with their latents and clocks (docs/decisions-model.md, "Image guidance")."""
     k = s.n_prompt_images
     return State([STOI[BOS], STOI[SEP]] + [STOI[IMAGE]] * (len(s.images) - k), 2, s.images[k:], s.t_text, s.capped)
 
@@ -201,6 +201,8 @@ def step(s: State, oc: Outputs, ou: Optional[Outputs], prm: SamplerParams, draws
     dt = 1.0 / prm.steps
     w = prm.w
     guided = ou is not None and w != 1.0
+    if of is None and needs_text_free(s, prm):
+        raise ValueError(f"image guidance {prm.w_image} needs the text-free twin's outputs")
     image_guided = of is not None and prm.w_image != 1.0
     off = s.prompt_len - 2  # cond position i <-> uncond position i - off (target part)
     k0 = s.n_prompt_images

@@ -100,6 +100,8 @@ def test_guided_velocity_and_stop_rule():
     new = step(new, oc, ou, prm, d, of)
     assert new.images[0].t == 1.0 and new.done
     assert not needs_text_free(new, prm)  # no image left to denoise: no third forward pass
+    with pytest.raises(ValueError, match="text-free"):
+        step(s, oc, ou, prm, d)
 
 
 def test_length_cap():

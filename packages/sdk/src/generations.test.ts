@@ -284,5 +284,7 @@ describe('generations through the SDK', () => {
     expect(models.map((m) => m.name)).toEqual(['tiny-model']);
     expect(models[0]!.latentShape).toEqual([1, 28, 28]);
     expect(models[0]!.vocabulary).toContain('seven');
+    const cfg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model/config.json'), 'utf8')) as { sampler_defaults: { w: number; w_image: number } };
+    expect(models[0]!.defaults).toMatchObject({ guidance: cfg.sampler_defaults.w, imageGuidance: cfg.sampler_defaults.w_image });
   });
 });
