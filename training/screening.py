@@ -68,7 +68,9 @@ def main(argv=None):
            "Each run trained with `training.train --config <V>.config.json` (on the device shown; data and draws are",
            "the same on CPU and GPU) and was judged by",
            "`training.evaluate --ckpt ... --quick --n 200` (held-out images and prompts, same seed for all runs;",
-           "the sampler settings were compared on these same prompts). Task mix order: " + " / ".join(TASKS) + ".", "",
+           "the sampler settings without w_image were compared on these same prompts; settings with w_image —",
+           "image guidance against the text-free twin — were chosen by `training.tune_sampler` on validation prompts).",
+           "Task mix order: " + " / ".join(TASKS) + ".", "",
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows(d)]
     (d / "README.md").write_text("\n".join(out) + "\n")
