@@ -93,7 +93,7 @@ def write_config(model: OneFlowNet, out: Path, train_cfg: dict):
         "sampler_defaults": dict(train_cfg.get("sampler") or TrainConfig().sampler),
         "model": mc.to_dict(),
         "training": {k: train_cfg.get(k) for k in ("seed", "steps", "batch_size", "lr", "image_loss_weight",
-                                                     "cond_drop", "mix", "ema")},
+                                                     "cond_drop", "text_drop", "mix", "ema")},
     }
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
     return cfg

@@ -40,6 +40,9 @@ class TrainConfig:
     ema: float = 0.999
     image_loss_weight: float = 3.0
     cond_drop: float = 0.1
+    # text-free dropout: this share of examples keeps only its images (prompt and words dropped, no
+    # text loss) — the sequence image guidance is taken against (docs/decisions-model.md)
+    text_drop: float = 0.0
     # task mix, same order as data.TASKS: draw caption describe count list arith mixed
     mix: Tuple[float, ...] = (0.30, 0.14, 0.08, 0.18, 0.10, 0.10, 0.10)
     bucket_chunks: int = 8  # batches generated together and sorted by size
@@ -90,13 +93,17 @@ class Noised:
     bags: List[Tuple[int, int]]
     images: List[Tuple[int, np.ndarray, float, np.ndarray, bool]]
     t_text: float
+    text_weight: float = 1.0  # 0 for a text-free example: only its images are scored
 
 
 def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float] = None,
-                   drop_prompt: bool = False) -> Noised:
-    """DESIGN §2.2 steps 1–3 with linear κ. ``tau`` may be fixed (tests)."""
-    if drop_prompt:
+                   drop_prompt: bool = False, text_free: bool = False) -> Noised:
+    """DESIGN §2.2 steps 1–3 with linear κ. ``tau`` may be fixed (tests). ``text_free``: drop the
+    prompt and every target word, keep the target's images (text loss off)."""
+    if drop_prompt or text_free:
         prompt = []
+    if text_free:
+        target = [x for x in target if isinstance(x, Img)]
     ids, imgs, plen = doc_to_ids(prompt, target)
     # 1. τ ~ U[0,2], t_text = κ(min(1, τ))
     tau = float(rng.uniform(0.0, 2.0)) if tau is None else tau
@@ -123,7 +130,7 @@ def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float
                 t_img = min(1.0, t_img)
                 tokens.append(tok)
                 images.append((len(tokens) - 1, im.pixels, t_img, eps, t_img < 1.0))
-    return Noised(tokens, plen, bags, images, t_text)
+    return Noised(tokens, plen, bags, images, t_text, 0.0 if text_free else 1.0)
 
 
 def collate(examples: Sequence[Noised]):
@@ -132,7 +139,8 @@ def collate(examples: Sequence[Noised]):
     tokens [B, L] int64, token_mask [B, L] bool, images [B, M, 1, 28, 28] f32 (Y_t),
     image_t [B, M] f32, image_pos [B, M] int64, image_mask [B, M] bool,
     gap_mask [B, L] bool (insertion allowed), counts [B, L] f32 (k_i),
-    bag_b/bag_pos/bag_tok [K] int64, img_target [B, M, 1, 28, 28] (Y_1 − ε), img_loss_mask [B, M].
+    bag_b/bag_pos/bag_tok [K] int64, img_target [B, M, 1, 28, 28] (Y_1 − ε), img_loss_mask [B, M],
+    text_weight [B] f32.
     """
     B = len(examples)
     L = max(len(e.tokens) for e in examples)
@@ -168,7 +176,8 @@ def collate(examples: Sequence[Noised]):
                 image_pos=T(ipos), image_mask=T(imask), gap_mask=T(gap), counts=T(counts),
                 bag_b=torch.tensor(bb, dtype=torch.int64), bag_pos=torch.tensor(bp, dtype=torch.int64),
                 bag_tok=torch.tensor(bt, dtype=torch.int64), img_target=T(target),
-                img_loss_mask=T(iloss))
+                img_loss_mask=T(iloss),
+                text_weight=torch.tensor([e.text_weight for e in examples], dtype=torch.float32))
 
 
 def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
@@ -176,7 +185,7 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
 
     L_text per example = (1/n) Σ_gaps [ −Σ_{a∈A_i} log Q_i(a) + 1[k_i>0](λ_i − k_i log λ_i)
                                         + BCE(π_i, 1[k_i=0]) ],  n = number of insertable gaps;
-    averaged over the batch. L_image = mean over images with t_img < 1 of mean_pixels (v − (Y1−ε))².
+    times the example's text weight (0 for text-free examples, else 1), averaged over the batch. L_image = mean over images with t_img < 1 of mean_pixels (v − (Y1−ε))².
     """
     pi_logit, log_lam, q_lp, vel = outputs
     gap = batch["gap_mask"].to(pi_logit.dtype)  # [B, L]
@@ -187,7 +196,8 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
     per_pos = (bce + pois) * gap  # [B, L]
     nll_q = -q_lp[batch["bag_b"], batch["bag_pos"], batch["bag_tok"]]  # [K]
     per_doc = per_pos.sum(1) + torch.zeros_like(per_pos[:, 0]).index_add(0, batch["bag_b"], nll_q)
-    l_text = (per_doc / gap.sum(1)).mean()
+    tw = batch["text_weight"] if "text_weight" in batch else torch.ones_like(per_doc)
+    l_text = (per_doc / gap.sum(1) * tw).mean()
     if vel.dim() == 4:  # packed: velocities of the scored images only (see train_batch_inputs)
         tgt = batch["img_target"].flatten(0, 1)[batch["vel_index"]]  # [K, 1, 28, 28]
         se = ((vel - tgt) ** 2).flatten(1).mean(-1) * batch["vel_weight"]  # [K]
@@ -229,8 +239,11 @@ class Stream:
         """The examples of ``step`` (all of them, or every ``world``-th from ``rank`` for a
         data-parallel process), plus the packed-velocity inputs of ``train_batch_inputs``."""
         rng = np.random.default_rng([self.cfg.seed, 2, step])
-        ex = [noise_document(p, t, rng, drop_prompt=rng.random() < self.cfg.cond_drop)
-              for p, t, _ in self.docs(step)]
+        ex = []
+        for p, t, _ in self.docs(step):
+            u = rng.random()  # one draw per example: [0, cond_drop) prompt dropped, then text_drop text-free
+            ex.append(noise_document(p, t, rng, drop_prompt=u < self.cfg.cond_drop,
+                                     text_free=self.cfg.cond_drop <= u < self.cfg.cond_drop + self.cfg.text_drop))
         scored = sum(has for e in ex for *_, has in e.images)
         return train_batch_inputs(collate(ex[rank::world]), max(1, scored) / world)
 

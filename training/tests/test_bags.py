@@ -78,3 +78,16 @@ def test_drop_prompt_and_collate_counts():
     assert np.allclose(b["images"][1, 0].numpy(), 0.5) and np.allclose(b["img_target"][1, 0].numpy(), 1.0)
     assert b["image_mask"].tolist() == [[False], [True]]
     assert SEP in VOCAB
+
+
+def test_text_free_keeps_only_the_images_and_turns_the_text_loss_off():
+    # "count from two to three" -> "two <image> three <image>": prompt and words go, images keep their
+    # schedule (τ = 0.5: u = 0.2 -> born at t_img 0.3; u = 0.9 -> unborn, <image> in the bag of its gap)
+    n = noise_document(["count", "from", "two", "to", "three"], ["two", img(2), "three", img(3)],
+                       StubRng([0.2, 0.9]), tau=0.5, text_free=True)
+    assert [VOCAB[t] for t in n.tokens] == ["<bos>", "<sep>", "<image>"] and n.prompt_len == 2
+    assert n.bags == [(2, STOI[IMAGE])]
+    assert [(p, round(t, 6), has) for p, _, t, _, has in n.images] == [(2, 0.3, True)]
+    assert n.text_weight == 0.0
+    b = collate([n, noise_document(["draw", "a", "two"], [img(2)], StubRng([0.0]), tau=1.0)])
+    assert b["text_weight"].tolist() == [0.0, 1.0]

@@ -61,6 +61,19 @@ def test_text_loss_averages_examples_and_image_loss_masks_clean_images():
     assert abs(total.item() - ((ex0 + ex1) / 2 + 2.0 * 2.5)) < 1e-5
 
 
+def test_text_weight_zero_removes_an_example_from_the_text_loss():
+    V = 4
+    outs = (torch.zeros(2, 2), torch.zeros(2, 2), torch.full((2, 2, V), math.log(0.25)), torch.zeros(2, 2, 1, 2, 2))
+    b = _batch([[1, 0], [0, 0]], [[True, True], [False, True]], [(0, 0, 2)],
+               np.zeros((2, 2, 1, 2, 2)), [[False, False], [False, False]])
+    _, both, _ = oneflow_loss(outs, b)
+    ln2 = math.log(2.0)
+    ex0 = ((-math.log(0.25) + 1 + ln2) + ln2) / 2
+    b["text_weight"] = torch.tensor([0.0, 1.0])
+    _, only1, _ = oneflow_loss(outs, b)
+    assert abs(both.item() - (ex0 + ln2) / 2) < 1e-5 and abs(only1.item() - ln2 / 2) < 1e-5
+
+
 def test_gradient_reaches_all_heads():
     from training.model import ModelConfig, OneFlowNet
     from training.train import collate, noise_document

@@ -28,6 +28,17 @@ def test_rank_shares_cover_the_batch_and_normalise_the_image_loss():
     assert torch.equal(a["tokens"][1, :n0], full["tokens"][2, :n0])
 
 
+def test_text_drop_off_leaves_the_stream_unchanged_and_on_makes_text_free_examples():
+    base = Stream(TrainConfig.from_json(None, batch_size=16), DocSampler(load_images(0))).batch(3)
+    off = Stream(TrainConfig.from_json(None, batch_size=16, text_drop=0.0), DocSampler(load_images(0))).batch(3)
+    assert torch.equal(base["tokens"], off["tokens"]) and torch.equal(base["images"], off["images"])
+    assert base["text_weight"].tolist() == [1.0] * 16
+    on = Stream(TrainConfig.from_json(None, batch_size=16, cond_drop=0.0, text_drop=1.0), DocSampler(load_images(0))).batch(3)
+    assert on["text_weight"].tolist() == [0.0] * 16
+    for row, mask in zip(on["tokens"], on["token_mask"]):
+        assert set(row[mask].tolist()) <= {1, 2, 3}  # <bos>, <sep>, <image> only
+
+
 def test_two_processes_train_the_same_weights_as_one(tmp_path):
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))
