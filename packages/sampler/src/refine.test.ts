@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, stateProblem } from './checkpoint.js';
-import { deleteSpan, renoiseImage, replacePrompt, withParams, withSeed } from './refine.js';
+import { applyBranchChange, deleteSpan, renoiseImage, replacePrompt, withParams, withSeed } from './refine.js';
 import { RecordedDraws, SeededDraws, rngStateFromSeed } from './rng.js';
 import { type SamplerState, initState } from './state.js';
 import { smallSpec, state } from './testing/arbitraries.js';
@@ -58,6 +58,9 @@ describe('refinement operations', () => {
     const g = withParams(base, { guidance: 3 });
     expect(g.params.guidance).toBe(3);
     expect(() => withParams(base, { steps: 0 })).toThrow(/steps must be an integer ≥ 1, got 0/);
+    expect(withParams(base, { imageGuidance: 4 }).params).toEqual({ ...base.params, imageGuidance: 4 });
+    expect(applyBranchChange(base, { overrides: { imageGuidance: 2.5, guidance: undefined } }, () => []).params.imageGuidance).toBe(2.5);
+    expect(() => withParams(base, { imageGuidance: NaN })).toThrow(/imageGuidance must be finite, got NaN/);
     const s = withSeed(base, 42);
     expect(s.rng).toEqual(rngStateFromSeed(42));
     const parent = encodeCheckpoint({ state: base, parent: null });
