@@ -48,9 +48,13 @@ def rows(d: Path):
         r = json.loads(ev.read_text())
         m = cfg["model"]
         pos = "rotary" if m.get("rope") else "absolute"
+        if cfg.get("text_drop"):
+            pos += f" positions, text-free dropout {100 * cfg['text_drop']:g}%"
+        else:
+            pos += " positions"
         mix = "/".join(f"{100 * x:g}" for x in cfg.get("mix", DEFAULT_MIX))
         yield [name, trained_on(d / f"{run}.train.log"),
-               f"{m['d_model']}×{m['n_layers']}, convs {m['chans'][0]}/{m['chans'][1]}, {pos} positions", mix,
+               f"{m['d_model']}×{m['n_layers']}, convs {m['chans'][0]}/{m['chans'][1]}, {pos}", mix,
                str(cfg["batch_size"]), str(cfg["steps"]), f"{cfg['steps'] * cfg['batch_size'] / 1e6:.2f}M",
                str(cfg["lr"]), sampler_label(r["sampler"])] + \
               [f"{100 * r['checks'][c]['value']:.1f}%" for c in CHECKS]
