@@ -223,6 +223,28 @@ def run_task(task, docs, runner, prm: SamplerParams, seed: int):
     return run_many(states, runner, prm, draws)
 
 
+THRESHOLDS = {"text_to_image": 0.90, "caption_vqa": 0.95, "interleaved_count": 0.90,
+              "interleaved_consistency": 0.85, "concurrent_agreement": 0.85}
+
+
+def checked_metrics(res: Dict) -> Dict[str, float]:
+    """The five checked metrics from per-task scores (``score`` results keyed by task)."""
+    return {"text_to_image": res["draw"]["accuracy"], "caption_vqa": res["caption"]["exact_match"],
+            "interleaved_count": res["interleaved"]["image_count_accuracy"],
+            "interleaved_consistency": res["interleaved"]["consistency"],
+            "concurrent_agreement": res["mixed"]["agreement"]}
+
+
+def checks_of(res: Dict, ceiling: float) -> Dict[str, Dict]:
+    """The issue's checks: value and pass per metric; text→image also passes at ≥ 95% of the judge's
+    ceiling on real held-out images (``ceiling``)."""
+    v = checked_metrics(res)
+    checks = {k: {"value": x, "pass": x >= THRESHOLDS[k]} for k, x in v.items()}
+    checks["text_to_image"] = {"value": v["text_to_image"], "ceiling": ceiling,
+                               "pass": checks["text_to_image"]["pass"] or v["text_to_image"] >= 0.95 * ceiling}
+    return checks
+
+
 HEADLINE = {"draw": "accuracy", "caption": "exact_match", "interleaved": "image_count_accuracy",
             "mixed": "agreement", "describe": "names_right_class"}
 
@@ -285,17 +307,7 @@ def main(argv=None):
             samples[task].append({"prompt": render_text(s, True).split(" <sep>")[0].replace("<bos> ", ""),
                                   "output": render_text(s)})
         write_grid(grids / f"{task}.png", rows)
-    ttf = main_res["draw"]["accuracy"]
-    checks = {
-        "text_to_image": {"value": ttf, "ceiling": ceiling["overall_balanced"],
-                          "pass": ttf >= 0.90 or ttf >= 0.95 * ceiling["overall_balanced"]},
-        "caption_vqa": {"value": main_res["caption"]["exact_match"], "pass": main_res["caption"]["exact_match"] >= 0.95},
-        "interleaved_count": {"value": main_res["interleaved"]["image_count_accuracy"],
-                              "pass": main_res["interleaved"]["image_count_accuracy"] >= 0.90},
-        "interleaved_consistency": {"value": main_res["interleaved"]["consistency"],
-                                    "pass": main_res["interleaved"]["consistency"] >= 0.85},
-        "concurrent_agreement": {"value": main_res["mixed"]["agreement"], "pass": main_res["mixed"]["agreement"] >= 0.85},
-    }
+    checks = checks_of(main_res, ceiling["overall_balanced"])
     curves = {}
     if not a.quick:
         # guidance curve on open-ended prompts ("describe this image")

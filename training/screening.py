@@ -47,11 +47,9 @@ def rows(d: Path):
         cfg = json.loads((d / f"{run}.config.json").read_text())
         r = json.loads(ev.read_text())
         m = cfg["model"]
-        pos = "rotary" if m.get("rope") else "absolute"
+        pos = ("rotary" if m.get("rope") else "absolute") + " positions"
         if cfg.get("text_drop"):
-            pos += f" positions, text-free dropout {100 * cfg['text_drop']:g}%"
-        else:
-            pos += " positions"
+            pos += f", text-free dropout {100 * cfg['text_drop']:g}%"
         mix = "/".join(f"{100 * x:g}" for x in cfg.get("mix", DEFAULT_MIX))
         yield [name, trained_on(d / f"{run}.train.log"),
                f"{m['d_model']}×{m['n_layers']}, convs {m['chans'][0]}/{m['chans'][1]}, {pos}", mix,

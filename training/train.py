@@ -185,7 +185,8 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
 
     L_text per example = (1/n) Σ_gaps [ −Σ_{a∈A_i} log Q_i(a) + 1[k_i>0](λ_i − k_i log λ_i)
                                         + BCE(π_i, 1[k_i=0]) ],  n = number of insertable gaps;
-    times the example's text weight (0 for text-free examples, else 1), averaged over the batch. L_image = mean over images with t_img < 1 of mean_pixels (v − (Y1−ε))².
+    times the example's ``text_weight`` (0 for text-free examples, else 1), averaged over the batch.
+    L_image = mean over images with t_img < 1 of mean_pixels (v − (Y1−ε))².
     """
     pi_logit, log_lam, q_lp, vel = outputs
     gap = batch["gap_mask"].to(pi_logit.dtype)  # [B, L]
@@ -196,8 +197,7 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
     per_pos = (bce + pois) * gap  # [B, L]
     nll_q = -q_lp[batch["bag_b"], batch["bag_pos"], batch["bag_tok"]]  # [K]
     per_doc = per_pos.sum(1) + torch.zeros_like(per_pos[:, 0]).index_add(0, batch["bag_b"], nll_q)
-    tw = batch["text_weight"] if "text_weight" in batch else torch.ones_like(per_doc)
-    l_text = (per_doc / gap.sum(1) * tw).mean()
+    l_text = (per_doc / gap.sum(1) * batch["text_weight"]).mean()
     if vel.dim() == 4:  # packed: velocities of the scored images only (see train_batch_inputs)
         tgt = batch["img_target"].flatten(0, 1)[batch["vel_index"]]  # [K, 1, 28, 28]
         se = ((vel - tgt) ** 2).flatten(1).mean(-1) * batch["vel_weight"]  # [K]

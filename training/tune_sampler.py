@@ -22,22 +22,11 @@ from typing import Dict, List, Sequence
 import torch
 
 from training.data import DocSampler, load_images
-from training.evaluate import get_classifier, make_prompts, run_task, score
+from training.evaluate import checked_metrics, get_classifier, make_prompts, run_task, score
 from training.sample import OrtRunner, params_from_config
 
 EVAL_SEED = 1234  # training.evaluate's default seed: validation must not reuse its prompts
 TASKS = ("draw", "caption", "interleaved", "mixed")
-
-
-def metrics(task: str, r: Dict) -> Dict[str, float]:
-    """The checked metrics of one task's score."""
-    if task == "draw":
-        return {"text_to_image": r["accuracy"]}
-    if task == "caption":
-        return {"caption_vqa": r["exact_match"]}
-    if task == "interleaved":
-        return {"interleaved_count": r["image_count_accuracy"], "interleaved_consistency": r["consistency"]}
-    return {"concurrent_agreement": r["agreement"]}
 
 
 def choose(rows: Sequence[Dict]) -> Dict:
@@ -84,10 +73,9 @@ def main(argv=None):
     t0 = time.time()
     for k, (w, wi) in enumerate(grid):
         prm = params_from_config(cfg, w=w, w_image=wi)
-        row: Dict = {"w": w, "w_image": wi}
-        for task in TASKS:
-            row.update(metrics(task, score(task, docs[task], run_task(task, docs[task], runner, prm, a.seed), clf)))
-        row["mean"] = sum(v for key, v in row.items() if key not in ("w", "w_image")) / 5
+        res = {task: score(task, docs[task], run_task(task, docs[task], runner, prm, a.seed), clf) for task in TASKS}
+        m = checked_metrics(res)
+        row: Dict = {"w": w, "w_image": wi, **m, "mean": sum(m.values()) / len(m)}
         rows.append(row)
         done = time.time() - t0
         eta = done / (k + 1) * (len(grid) - k - 1)

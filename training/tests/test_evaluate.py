@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from training.data import STOI, VOCAB
-from training.evaluate import class_before, words_to_class, write_grid
+from training.evaluate import checks_of, class_before, words_to_class, write_grid
 from training.model import ModelConfig, OneFlowNet
 from training.sample import Draws, SamplerParams, TorchRunner, initial_state, run_many
 
@@ -46,3 +46,13 @@ def test_guided_sampling_end_to_end_with_tiny_model():
         assert len(s.tokens) <= prm.max_len
     again = run_many([initial_state("draw a seven".split())], TorchRunner(m), prm, [Draws(1)])
     assert again[0].tokens == out[0].tokens  # same draws -> same generation
+
+
+def test_checks_thresholds_and_the_ceiling_rule():
+    res = {"draw": {"accuracy": 0.86}, "caption": {"exact_match": 0.95},
+           "interleaved": {"image_count_accuracy": 0.899, "consistency": 0.85}, "mixed": {"agreement": 0.84}}
+    c = checks_of(res, ceiling=0.90)
+    assert c["text_to_image"] == {"value": 0.86, "ceiling": 0.90, "pass": True}  # 0.86 ≥ 0.95 × 0.90
+    assert not checks_of(res, ceiling=0.95)["text_to_image"]["pass"]
+    assert [c[k]["pass"] for k in ("caption_vqa", "interleaved_count", "interleaved_consistency", "concurrent_agreement")] \
+        == [True, False, True, False]

@@ -15,7 +15,7 @@ def _batch(counts, gap, bags, img_target, img_mask):
         "bag_pos": torch.tensor([p for _, p, _ in bags], dtype=torch.int64),
         "bag_tok": torch.tensor([t for _, _, t in bags], dtype=torch.int64),
         "img_target": torch.tensor(img_target, dtype=torch.float32),
-        "img_loss_mask": torch.tensor(img_mask),
+        "img_loss_mask": torch.tensor(img_mask), "text_weight": torch.ones(len(counts)),
     }
 
 
