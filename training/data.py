@@ -173,11 +173,21 @@ TASKS = ["draw", "caption", "describe", "count", "list", "arith", "mixed"]
 
 
 class DocSampler:
-    """Seeded generator of documents. ``split`` picks the image pool (train / test)."""
+    """Seeded generator of documents. ``split`` picks the image pool (train / test).
 
-    def __init__(self, bank: ImageBank, split: str = "train"):
+    ``parity_share``: the share of digit captions that are parity questions ("is it odd?" / "is it
+    even?"); None keeps the four question kinds equally likely (half parity). The answer's yes/no is
+    an XOR of the question word and the digit's parity, with no signal in either alone, so a small
+    model learns it only from many examples; training can ask for more of them. The evaluator keeps
+    the default.
+    """
+
+    def __init__(self, bank: ImageBank, split: str = "train", parity_share: Optional[float] = None):
+        if parity_share is not None and not 0.0 <= parity_share <= 1.0:
+            raise ValueError(f"parity_share must be in [0, 1] or None, got {parity_share}")
         self.bank = bank
         self.split = split
+        self.parity_share = parity_share
         self.x = bank.train_x if split == "train" else bank.test_x
         self.idx = bank.by_class(split)
 
@@ -207,7 +217,10 @@ class DocSampler:
         im = self.img(rng, cls)
         nm = name_words(cls)
         a = article(cls)
-        kind = int(rng.integers(4))
+        if cls < 10 and self.parity_share is not None:
+            kind = 2 + int(rng.integers(2)) if rng.random() < self.parity_share else int(rng.integers(2))
+        else:
+            kind = int(rng.integers(4))
         if cls < 10:
             if kind == 0:
                 p, t = [im, "what", "is", "this", "?"], [a] + nm

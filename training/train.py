@@ -43,6 +43,9 @@ class TrainConfig:
     # text-free dropout: this share of examples keeps only its images (prompt and words dropped, no
     # text loss) — the sequence image guidance is taken against (docs/decisions-model.md)
     text_drop: float = 0.0
+    # share of digit captions that are parity questions (data.DocSampler); None = a quarter each of
+    # the four question kinds, i.e. half parity (the batch stream of earlier configs is unchanged)
+    caption_parity: Optional[float] = None
     # task mix, same order as data.TASKS: draw caption describe count list arith mixed
     mix: Tuple[float, ...] = (0.30, 0.14, 0.08, 0.18, 0.10, 0.10, 0.10)
     bucket_chunks: int = 8  # batches generated together and sorted by size
@@ -248,6 +251,11 @@ class Stream:
         return train_batch_inputs(collate(ex[rank::world]), max(1, scored) / world)
 
 
+def train_docs(cfg: TrainConfig) -> DocSampler:
+    """The training documents of ``cfg``: train-split images, its caption question mix."""
+    return DocSampler(load_images(cfg.seed), "train", cfg.caption_parity)
+
+
 def train_batch_inputs(batch, img_norm: float):
     """Adds ``vel_index`` (the images with t_img < 1: the only ones the loss scores, so the up path
     runs on those alone), ``vel_weight`` and the image-loss normaliser ``img_norm`` (scored images in
@@ -371,7 +379,7 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
     logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} start at step {step}/{cfg.steps}; "
           f"params {count_params(model)}; torch {torch.__version__}; threads {cfg.threads}; device {cfg.device}"
           + (f"; processes {world}" if world > 1 else ""))
-    stream = Stream(cfg, DocSampler(load_images(cfg.seed), "train"))
+    stream = Stream(cfg, train_docs(cfg))
     bar = Progress(cfg.steps, step)
     acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
     t0 = time.time()

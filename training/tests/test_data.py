@@ -60,3 +60,40 @@ def test_prefetch_workers_do_not_change_batches():
     for a, b in zip(plain, pref):
         for k in a:
             assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+
+
+def _caption_words(ds, seed, n):
+    rng = np.random.default_rng(seed)
+    docs = [ds.caption(rng) for _ in range(n)]
+    return [" ".join(w for w in p[1:] + ["|"] + t if isinstance(w, str)) for p, t, _ in docs], docs
+
+
+def test_default_caption_stream_is_unchanged_by_the_parity_knob():
+    # the captions of seed 42 as drawn before DocSampler had parity_share (shipped models' stream)
+    words, _ = _caption_words(DocSampler(load_images(0)), 42, 12)
+    assert words == ["is it odd ? | yes , it is a one", "is it even ? | yes , it is an eight", "what is this ? | a one",
+                     "is it even ? | no , it is a one", "is it a shoe ? | no , it is a coat", "what is this ? | a sandal",
+                     "is it a shoe ? | no , it is a shirt", "is it even ? | no , it is a seven",
+                     "what is this ? | a sandal", "what is this ? | a shirt", "what is this ? | a nine",
+                     "what is this ? | a trouser"]
+
+
+def test_parity_share_sets_how_many_digit_captions_are_parity_questions():
+    bank = load_images(0)
+    for share, lo, hi in ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (0.8, 0.7, 0.9)):
+        words, docs = _caption_words(DocSampler(bank, parity_share=share), 5, 400)
+        digit = [(w, d[2]["cls"]) for w, d in zip(words, docs) if d[2]["cls"] < 10]
+        parity = [(w, c) for w, c in digit if w.startswith(("is it odd", "is it even"))]
+        assert lo <= len(parity) / len(digit) <= hi, share
+        for w, c in parity:  # yes exactly when the question's parity is the digit's
+            asks_odd = w.startswith("is it odd")
+            assert w.split("| ")[1].startswith("yes" if asks_odd == (c % 2 == 1) else "no"), w
+        # clothing questions keep their four kinds
+        assert any(w.startswith("is it a shoe") for w, d in zip(words, docs) if d[2]["cls"] >= 10)
+
+
+def test_parity_share_outside_unit_interval_is_refused():
+    import pytest
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="parity_share"):
+            DocSampler(load_images(0), parity_share=bad)

@@ -39,6 +39,15 @@ def test_text_drop_off_leaves_the_stream_unchanged_and_on_makes_text_free_exampl
         assert set(row[mask].tolist()) <= {1, 2, 3}  # <bos>, <sep>, <image> only
 
 
+def test_caption_parity_reaches_the_training_documents():
+    from training.train import train_docs
+    assert train_docs(TrainConfig.from_json(None)).parity_share is None
+    cfg = TrainConfig.from_json(None, caption_parity=1.0)
+    ds, rng = train_docs(cfg), np.random.default_rng(0)
+    asked = [ds.caption(rng, cls=c % 10)[0][3] for c in range(20)]
+    assert set(asked) == {"odd", "even"}
+
+
 def test_two_processes_train_the_same_weights_as_one(tmp_path):
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))
