@@ -178,16 +178,20 @@ class DocSampler:
     ``parity_share``: the share of digit captions that are parity questions ("is it odd?" / "is it
     even?"); None keeps the four question kinds equally likely (half parity). The answer's yes/no is
     an XOR of the question word and the digit's parity, with no signal in either alone, so a small
-    model learns it only from many examples; training can ask for more of them. The evaluator keeps
-    the default.
+    model learns it only from many examples; training can ask for more of them. ``odd_share``: the
+    share of parity questions that ask "is it odd?" (None: half). Asking one more often than the other
+    gives the answer a signal in the image alone, a first step towards the XOR. The evaluator keeps
+    the defaults.
     """
 
-    def __init__(self, bank: ImageBank, split: str = "train", parity_share: Optional[float] = None):
-        if parity_share is not None and not 0.0 <= parity_share <= 1.0:
-            raise ValueError(f"parity_share must be in [0, 1] or None, got {parity_share}")
+    def __init__(self, bank: ImageBank, split: str = "train", parity_share: Optional[float] = None,
+                 odd_share: Optional[float] = None):
+        for name, v in (("parity_share", parity_share), ("odd_share", odd_share)):
+            if v is not None and not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1] or None, got {v}")
         self.bank = bank
         self.split = split
-        self.parity_share = parity_share
+        self.parity_share, self.odd_share = parity_share, odd_share
         self.x = bank.train_x if split == "train" else bank.test_x
         self.idx = bank.by_class(split)
 
@@ -217,8 +221,11 @@ class DocSampler:
         im = self.img(rng, cls)
         nm = name_words(cls)
         a = article(cls)
-        if cls < 10 and self.parity_share is not None:
-            kind = 2 + int(rng.integers(2)) if rng.random() < self.parity_share else int(rng.integers(2))
+        if cls < 10 and (self.parity_share is not None or self.odd_share is not None):
+            if rng.random() < (0.5 if self.parity_share is None else self.parity_share):
+                kind = 2 + int(rng.integers(2)) if self.odd_share is None else 2 + int(rng.random() >= self.odd_share)
+            else:
+                kind = int(rng.integers(2))
         else:
             kind = int(rng.integers(4))
         if cls < 10:

@@ -53,6 +53,8 @@ def rows(d: Path):
         mix = "/".join(f"{100 * x:g}" for x in cfg.get("mix", DEFAULT_MIX))
         if cfg.get("caption_parity") is not None:
             mix += f", {100 * cfg['caption_parity']:g}% of digit captions parity questions"
+        if cfg.get("caption_odd") is not None:
+            mix += f", {100 * cfg['caption_odd']:g}% of those 'is it odd?'"
         yield [name, trained_on(d / f"{run}.train.log"),
                f"{m['d_model']}×{m['n_layers']}, convs {m['chans'][0]}/{m['chans'][1]}, {pos}", mix,
                str(cfg["batch_size"]), str(cfg["steps"]), f"{cfg['steps'] * cfg['batch_size'] / 1e6:.2f}M",

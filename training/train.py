@@ -46,6 +46,7 @@ class TrainConfig:
     # share of digit captions that are parity questions (data.DocSampler); None = a quarter each of
     # the four question kinds, i.e. half parity (the batch stream of earlier configs is unchanged)
     caption_parity: Optional[float] = None
+    caption_odd: Optional[float] = None  # share of those asking "is it odd?"; None = half (data.DocSampler)
     # task mix, same order as data.TASKS: draw caption describe count list arith mixed
     mix: Tuple[float, ...] = (0.30, 0.14, 0.08, 0.18, 0.10, 0.10, 0.10)
     bucket_chunks: int = 8  # batches generated together and sorted by size
@@ -253,7 +254,7 @@ class Stream:
 
 def train_docs(cfg: TrainConfig) -> DocSampler:
     """The training documents of ``cfg``: train-split images, its caption question mix."""
-    return DocSampler(load_images(cfg.seed), "train", cfg.caption_parity)
+    return DocSampler(load_images(cfg.seed), "train", cfg.caption_parity, cfg.caption_odd)
 
 
 def train_batch_inputs(batch, img_norm: float):

@@ -92,8 +92,21 @@ def test_parity_share_sets_how_many_digit_captions_are_parity_questions():
         assert any(w.startswith("is it a shoe") for w, d in zip(words, docs) if d[2]["cls"] >= 10)
 
 
+def test_odd_share_sets_which_parity_question_is_asked():
+    bank = load_images(0)
+    for odd, want in ((1.0, {"odd"}), (0.0, {"even"})):
+        words, docs = _caption_words(DocSampler(bank, parity_share=1.0, odd_share=odd), 6, 100)
+        assert {w.split()[2] for w, d in zip(words, docs) if d[2]["cls"] < 10} == want
+    words, docs = _caption_words(DocSampler(bank, odd_share=0.75), 6, 600)  # parity stays half of digit captions
+    asked = [w.split()[2] for w, d in zip(words, docs) if d[2]["cls"] < 10 and w.startswith("is it")]
+    n_digit = sum(d[2]["cls"] < 10 for d in docs)
+    assert 0.4 <= len(asked) / n_digit <= 0.6 and 0.65 <= asked.count("odd") / len(asked) <= 0.85
+
+
 def test_parity_share_outside_unit_interval_is_refused():
     import pytest
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="parity_share"):
             DocSampler(load_images(0), parity_share=bad)
+        with pytest.raises(ValueError, match="odd_share"):
+            DocSampler(load_images(0), odd_share=bad)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from training.data import STOI, VOCAB
-from training.evaluate import checks_of, class_before, words_to_class, write_grid
+from training.evaluate import checks_of, class_before, question_kind, score, words_to_class, write_grid
 from training.model import ModelConfig, OneFlowNet
 from training.sample import Draws, SamplerParams, TorchRunner, initial_state, run_many
 
@@ -56,3 +56,27 @@ def test_checks_thresholds_and_the_ceiling_rule():
     assert not checks_of(res, ceiling=0.95)["text_to_image"]["pass"]
     assert [c[k]["pass"] for k in ("caption_vqa", "interleaved_count", "interleaved_consistency", "concurrent_agreement")] \
         == [True, False, True, False]
+
+
+def test_caption_scores_per_question_and_yes_no_answers():
+    from training.data import DocSampler, load_images
+    bank = load_images(0)
+    odd, even = DocSampler(bank, parity_share=1.0, odd_share=1.0), DocSampler(bank, parity_share=1.0, odd_share=0.0)
+    rng = np.random.default_rng(3)
+    docs = [odd.caption(rng, cls=3), odd.caption(rng, cls=4), even.caption(rng, cls=4),
+            ([odd.img(rng, 15), "is", "it", "a", "shoe", "?"], ["yes", ",", "it", "is", "a", "sandal"],
+             {"task": "caption", "cls": 15})]
+    assert [question_kind(d[0]) for d in docs] == ["is it odd", "is it odd", "is it even", "is it a shoe"]
+    assert question_kind([None, "which", "clothing", "item", "is", "this", "?"]) == "which clothing item"
+    answers = [list(d[1]) for d in docs]
+    answers[1][0] = "no" if answers[1][0] == "yes" else "yes"  # right digit, wrong yes/no
+    states = []
+    for d, a in zip(docs, answers):
+        st = initial_state(d[0])
+        st.tokens += [STOI[w] for w in a]
+        states.append(st)
+    r = score("caption", docs, states, clf=None)
+    assert r["exact_match"] == 3 / 4 and r["names_right_class"] == 1.0
+    assert r["exact_match_digits"] == 2 / 3 and r["exact_match_fashion"] == 1.0
+    assert r["exact_match_by_question"] == {"is it a shoe": 1.0, "is it even": 1.0, "is it odd": 0.5}
+    assert r["yes_no_right_by_question"] == {"is it odd": 0.5, "is it even": 1.0, "is it a shoe": 1.0}
