@@ -411,9 +411,13 @@ def write_md(md: Path, r: Dict):
     ce = r["classifier_ceiling"]
     L += ["", f"Classifier on real held-out images: digits {pct(ce['digits'])}, clothing {pct(ce['fashion'])} "
           f"({ce['n_test_images']} images).", "", "## Per task", ""]
+    def val(k, x):
+        if isinstance(x, dict):  # a breakdown: {"count": 0.89, ...} -> (count 89.0%, ...)
+            return "(" + ", ".join(f"{kk} {val(kk, xx)}" for kk, xx in x.items()) + ")"
+        return pct(x) if isinstance(x, float) and x <= 1 and k != "seconds" else x
+
     for task, v in r["tasks"].items():
-        L.append(f"- **{task}**: " + ", ".join(f"{k} = {pct(x) if isinstance(x, float) and x <= 1 and k != 'seconds' else x}"
-                                              for k, x in v.items()))
+        L.append(f"- **{task}**: " + ", ".join(f"{k} = {val(k, x)}" for k, x in v.items()))
     if r["curves"]:
         L += ["", "## Guidance curve (open-ended prompts: \"describe this image\")", "",
               "| w | mean length (words) | names the right class |", "|---|---|---|"]
