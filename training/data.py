@@ -223,6 +223,7 @@ class DocSampler:
         a = article(cls)
         if cls < 10 and (self.parity_share is not None or self.odd_share is not None):
             if rng.random() < (0.5 if self.parity_share is None else self.parity_share):
+                # odd_share None keeps the draw that parity_share alone used (row C6 reproduces)
                 kind = 2 + int(rng.integers(2)) if self.odd_share is None else 2 + int(rng.random() >= self.odd_share)
             else:
                 kind = int(rng.integers(2))
@@ -246,7 +247,9 @@ class DocSampler:
                 p, t = [im, "is", "it", "a", "shoe", "?"], (["yes"] if sh else ["no"]) + [",", "it", "is", a] + nm
             else:
                 p, t = [im, "which", "clothing", "item", "is", "this", "?"], nm
-        return p, t, {"task": "caption", "cls": cls}
+        question = (["what is this", "what digit", "is it odd", "is it even"] if cls < 10 else
+                    ["what is this", "what is this", "is it a shoe", "which clothing item"])[kind]
+        return p, t, {"task": "caption", "cls": cls, "question": question}
 
     def describe(self, rng, cls=None):
         """Open-ended description: short and long answers for the same prompt (guidance knob)."""

@@ -139,20 +139,6 @@ def words_to_class(words: List[str]) -> Optional[int]:
     return found
 
 
-QUESTIONS = {("what", "is", "this"): "what is this", ("what", "digit"): "what digit", ("is", "it", "odd"): "is it odd",
-             ("is", "it", "even"): "is it even", ("is", "it", "a", "shoe"): "is it a shoe",
-             ("which", "clothing"): "which clothing item"}
-
-
-def question_kind(prompt) -> str:
-    """The caption question a prompt asks (its words after the image), e.g. "is it odd"."""
-    words = tuple(x for x in prompt if isinstance(x, str))
-    for head, kind in QUESTIONS.items():
-        if words[:len(head)] == head:
-            return kind
-    return "other"
-
-
 def class_before(words: List[str], k: int) -> Optional[int]:
     """Class named by the word(s) right before position k (an <image> token)."""
     if k >= 2 and " ".join(words[k - 2:k]) in NAME_TO_CLASS:
@@ -200,7 +186,7 @@ def score(task: str, docs, states: List[State], clf) -> Dict:
                    exact_match_fashion=float(em[~dig].mean()), names_right_class=float(named.mean()),
                    mean_length=float(np.mean([len(g) for g in gen])))
         if task == "caption":  # which questions fail (yes/no answers are the first word)
-            kinds = [question_kind(d[0]) for d in docs]
+            kinds = [d[2]["question"] for d in docs]
             res["exact_match_by_question"] = {k: float(np.mean([e for e, q in zip(em, kinds) if q == k]))
                                               for k in sorted(set(kinds))}
             yn = {q: [g[:1] == r[:1] for g, r, k in zip(gen, ref, kinds) if k == q]

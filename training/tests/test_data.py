@@ -84,6 +84,8 @@ def test_parity_share_sets_how_many_digit_captions_are_parity_questions():
         words, docs = _caption_words(DocSampler(bank, parity_share=share), 5, 400)
         digit = [(w, d[2]["cls"]) for w, d in zip(words, docs) if d[2]["cls"] < 10]
         parity = [(w, c) for w, c in digit if w.startswith(("is it odd", "is it even"))]
+        # the metadata names the question the prompt asks
+        assert all(w.startswith(d[2]["question"]) for w, d in zip(words, docs))
         assert lo <= len(parity) / len(digit) <= hi, share
         for w, c in parity:  # yes exactly when the question's parity is the digit's
             asks_odd = w.startswith("is it odd")

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from training.data import STOI, VOCAB
-from training.evaluate import checks_of, class_before, question_kind, score, words_to_class, write_grid
+from training.evaluate import checks_of, class_before, score, words_to_class, write_grid
 from training.model import ModelConfig, OneFlowNet
 from training.sample import Draws, SamplerParams, TorchRunner, initial_state, run_many
 
@@ -65,9 +65,8 @@ def test_caption_scores_per_question_and_yes_no_answers():
     rng = np.random.default_rng(3)
     docs = [odd.caption(rng, cls=3), odd.caption(rng, cls=4), even.caption(rng, cls=4),
             ([odd.img(rng, 15), "is", "it", "a", "shoe", "?"], ["yes", ",", "it", "is", "a", "sandal"],
-             {"task": "caption", "cls": 15})]
-    assert [question_kind(d[0]) for d in docs] == ["is it odd", "is it odd", "is it even", "is it a shoe"]
-    assert question_kind([None, "which", "clothing", "item", "is", "this", "?"]) == "which clothing item"
+             {"task": "caption", "cls": 15, "question": "is it a shoe"})]
+    assert [d[2]["question"] for d in docs[:3]] == ["is it odd", "is it odd", "is it even"]
     answers = [list(d[1]) for d in docs]
     answers[1][0] = "no" if answers[1][0] == "yes" else "yes"  # right digit, wrong yes/no
     states = []
