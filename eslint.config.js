@@ -12,11 +12,32 @@ export const workflowRestrictedImports = {
   patterns: [
     { group: ['node:*'], message: 'Node built-ins are not deterministic: use an activity.' },
     {
-      group: ['fs', 'fs/*', 'path', 'os', 'crypto', 'child_process', 'worker_threads', 'http', 'https', 'net', 'stream', 'timers', 'timers/*', 'url', 'util', 'zlib'],
+      group: [
+        'fs',
+        'fs/*',
+        'path',
+        'os',
+        'crypto',
+        'child_process',
+        'worker_threads',
+        'http',
+        'https',
+        'net',
+        'stream',
+        'timers',
+        'timers/*',
+        'url',
+        'util',
+        'zlib',
+      ],
       message: 'Node built-ins are not deterministic: use an activity.',
     },
     { group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity'], message: 'Workflows import only @temporalio/workflow.' },
-    { group: ['**/activities/*', '!**/activities/index.js'], message: 'Import activity *types* from ../activities/index.js.', allowTypeImports: true },
+    {
+      group: ['**/activities/*', '!**/activities/index.js'],
+      message: 'Import activity *types* from ../activities/index.js.',
+      allowTypeImports: true,
+    },
   ],
 };
 

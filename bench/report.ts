@@ -12,7 +12,9 @@ import { REPO_ROOT } from '@oneflow/devstack';
 /** `--model DIR`, else models/oneflow-toy-v1 when it is there (trained), else the tiny test model. */
 export function benchModelDir(flag: string | undefined): string {
   const shipped = path.join(REPO_ROOT, 'models/oneflow-toy-v1');
-  return path.resolve(flag ?? (existsSync(path.join(shipped, 'config.json')) ? shipped : path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model')));
+  return path.resolve(
+    flag ?? (existsSync(path.join(shipped, 'config.json')) ? shipped : path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model')),
+  );
 }
 
 /** Default result file of a benchmark: bench/results/<name>.json. */
@@ -26,11 +28,19 @@ export const log = (s: string): void => {
 
 /** The machine a figure was measured on (the load average says what else was running). */
 export function machine(): { cpus: number; cpu: string; node: string; loadavg: number[] } {
-  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: loadavg().map((x) => Number(x.toFixed(2))) };
+  return {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+  };
 }
 
 /** Writes `report` + machine + measuredAt as JSON to `out`; returns what it wrote. */
-export async function writeReport<T extends Record<string, unknown>>(out: string, report: T): Promise<T & { machine: ReturnType<typeof machine>; measuredAt: string }> {
+export async function writeReport<T extends Record<string, unknown>>(
+  out: string,
+  report: T,
+): Promise<T & { machine: ReturnType<typeof machine>; measuredAt: string }> {
   const full = { ...report, machine: machine(), measuredAt: new Date().toISOString() };
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(full, null, 2)}\n`);

@@ -42,13 +42,26 @@ const round = (x: number) => Math.round(x * 10) / 10;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-bench-api-'));
 const server = await startTemporalDev({ dataDir: dir, port: await freePort(), uiPort: null, persist: false });
-const worker = await startWorkerProcess({ address: server.address, namespace: 'default', dataDir: dir, models: [modelDir] }).catch(async (e: unknown) => {
-  await stopTemporalDev(dir);
-  throw e;
-});
+const worker = await startWorkerProcess({ address: server.address, namespace: 'default', dataDir: dir, models: [modelDir] }).catch(
+  async (e: unknown) => {
+    await stopTemporalDev(dir);
+    throw e;
+  },
+);
 const temporal = createTemporalGateway(server.address, 'default');
-const jobs = await createJobDeps({ dataDir: dir, models: modelDir, stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY, ratePerMinute: 1_000_000 });
-const api = await createApiServer({ inner: { temporal, version: 'bench', startedAt: Date.now(), jobs }, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), keys: new KeyRing([]) });
+const jobs = await createJobDeps({
+  dataDir: dir,
+  models: modelDir,
+  stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY,
+  ratePerMinute: 1_000_000,
+});
+const api = await createApiServer({
+  inner: { temporal, version: 'bench', startedAt: Date.now(), jobs },
+  host: '127.0.0.1',
+  port: 0,
+  logger: pino({ level: 'silent' }),
+  keys: new KeyRing([]),
+});
 try {
   const client = createClient({ baseUrl: api.baseUrl });
   const model = (await loadModelConfig(modelDir)).spec.name;
@@ -130,8 +143,18 @@ try {
     prompt: values.prompt,
     samplerSteps: steps,
     stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY,
-    submitToFirstEvent: { runs: firstEvent.length, p50Ms: round(quantile(firstEvent, 0.5)), p95Ms: round(quantile(firstEvent, 0.95)), maxMs: round(Math.max(...firstEvent)) },
-    submitToFirstStep: { runs: firstStep.length, p50Ms: round(quantile(firstStep, 0.5)), p95Ms: round(quantile(firstStep, 0.95)), maxMs: round(Math.max(...firstStep)) },
+    submitToFirstEvent: {
+      runs: firstEvent.length,
+      p50Ms: round(quantile(firstEvent, 0.5)),
+      p95Ms: round(quantile(firstEvent, 0.95)),
+      maxMs: round(Math.max(...firstEvent)),
+    },
+    submitToFirstStep: {
+      runs: firstStep.length,
+      p50Ms: round(quantile(firstStep, 0.5)),
+      p95Ms: round(quantile(firstStep, 0.95)),
+      maxMs: round(Math.max(...firstStep)),
+    },
     queue: {
       generations: count,
       created: ids.length,

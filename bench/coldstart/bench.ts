@@ -14,7 +14,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { CPU_TASK_QUEUE, DEFAULT_STEPS_PER_ACTIVITY, WORKFLOWS, type GenerationResult, type GenerationWorkflowInput } from '@oneflow/contracts';
+import {
+  CPU_TASK_QUEUE,
+  DEFAULT_STEPS_PER_ACTIVITY,
+  WORKFLOWS,
+  type GenerationResult,
+  type GenerationWorkflowInput,
+} from '@oneflow/contracts';
 import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev, type WorkerProcess } from '@oneflow/devstack';
 import { loadModelConfig } from '@oneflow/sampler';
 import { benchModelDir, log, resultPath, writeReport } from '../report.js';
@@ -43,7 +49,11 @@ try {
       taskQueue: CPU_TASK_QUEUE,
       workflowId: generationId,
       args: [
-        { generationId, root: { kind: 'new', request: { model, prompt: 'count from two to five', seed } }, stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY } satisfies GenerationWorkflowInput,
+        {
+          generationId,
+          root: { kind: 'new', request: { model, prompt: 'count from two to five', seed } },
+          stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY,
+        } satisfies GenerationWorkflowInput,
       ],
     }) as Promise<GenerationResult>;
   };

@@ -58,13 +58,20 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-bench-pipeline-'));
   const server = await startTemporalDev({ dataDir: dir, port: await freePort(), uiPort: null, persist: false });
-  const worker = await startWorkerProcess({ address: server.address, namespace: 'default', dataDir: dir, models: [modelDir] }).catch(async (e: unknown) => {
-    await stopTemporalDev(dir);
-    throw e;
-  });
+  const worker = await startWorkerProcess({ address: server.address, namespace: 'default', dataDir: dir, models: [modelDir] }).catch(
+    async (e: unknown) => {
+      await stopTemporalDev(dir);
+      throw e;
+    },
+  );
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
-  const request: GenerationRequest = { model: path.basename(modelDir) === 'tiny-model' ? 'tiny-model' : (await loadModelConfig(modelDir)).spec.name, prompt: values.prompt, seed, steps };
+  const request: GenerationRequest = {
+    model: path.basename(modelDir) === 'tiny-model' ? 'tiny-model' : (await loadModelConfig(modelDir)).spec.name,
+    prompt: values.prompt,
+    seed,
+    steps,
+  };
   const run = async (k: number) => {
     const generationId = `bench-${randomUUID()}`;
     const t0 = performance.now();
@@ -81,14 +88,18 @@ async function main(): Promise<void> {
     for (const k of ks) {
       const { ms, result } = await run(k);
       if (result.final.text !== reference.text || result.final.step !== reference.steps) {
-        throw new Error(`k=${k}: the Temporal generation differs from the in-process one (${result.final.step} steps: "${result.final.text}")`);
+        throw new Error(
+          `k=${k}: the Temporal generation differs from the in-process one (${result.final.step} steps: "${result.final.text}")`,
+        );
       }
       const ratio = ms / reference.ms;
       rows.push({ stepsPerActivity: k, activities: result.timings.activities, ms: Math.round(ms), ratio: Number(ratio.toFixed(3)) });
       log(`k=${k}: ${ms.toFixed(0)} ms, ${ratio.toFixed(2)}× in-process`);
     }
     const within = rows.filter((r) => r.ratio <= TARGET_RATIO);
-    const chosen = (within.length > 0 ? within : [...rows].sort((a, b) => a.ratio - b.ratio)).map((r) => r.stepsPerActivity).sort((a, b) => a - b)[0];
+    const chosen = (within.length > 0 ? within : [...rows].sort((a, b) => a.ratio - b.ratio))
+      .map((r) => r.stepsPerActivity)
+      .sort((a, b) => a - b)[0];
     await writeReport(values.out, {
       question: 'wall time of one generation through Temporal (checkpoint every step) vs the in-process loop',
       command: 'node --import tsx bench/pipeline/bench.ts',

@@ -47,9 +47,24 @@ const repeat = Number(values.repeat);
 
 const model = await loadModelConfig(modelDir);
 const tok = Tokenizer.fromConfig(model.config);
-const PROMPTS = ['count from two to five', 'draw a seven', 'show me a sneaker', 'what is this ?', 'pack a bag and a coat', 'two plus three', 'draw any digit and name it', 'sketch the number four'];
+const PROMPTS = [
+  'count from two to five',
+  'draw a seven',
+  'show me a sneaker',
+  'what is this ?',
+  'pack a bag and a coat',
+  'two plus three',
+  'draw any digit and name it',
+  'sketch the number four',
+];
 const params = { ...model.defaults, steps };
-const fresh = (k: number): SamplerState => initState(tok.prompt(PROMPTS[k % PROMPTS.length]!, PROMPTS[k % PROMPTS.length]!.startsWith('what') ? [new Float32Array(784)] : []), params, model.spec, k);
+const fresh = (k: number): SamplerState =>
+  initState(
+    tok.prompt(PROMPTS[k % PROMPTS.length]!, PROMPTS[k % PROMPTS.length]!.startsWith('what') ? [new Float32Array(784)] : []),
+    params,
+    model.spec,
+    k,
+  );
 
 // 1. per-step model vs host time at typical lengths, in-process on one session (no thread hops):
 //    states from a real trajectory; model = session.run; host = pack + unpack + step.
@@ -80,7 +95,15 @@ async function perStep() {
   }
   await onnx.release();
   const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
-  return { steps: rows.length, finalTokens: s.tokens.length, finalImages: s.images.length, modelMsPerStep: sum((r) => r.modelMs) / rows.length, hostMsPerStep: sum((r) => r.hostMs) / rows.length, hostShare: sum((r) => r.hostMs) / sum((r) => r.modelMs), perStep: rows };
+  return {
+    steps: rows.length,
+    finalTokens: s.tokens.length,
+    finalImages: s.images.length,
+    modelMsPerStep: sum((r) => r.modelMs) / rows.length,
+    hostMsPerStep: sum((r) => r.hostMs) / rows.length,
+    hostShare: sum((r) => r.hostMs) / sum((r) => r.modelMs),
+    perStep: rows,
+  };
 }
 
 // 2. throughput through the worker-thread runner and its micro-batcher
@@ -89,7 +112,17 @@ async function throughput() {
   await runGeneration(runner, fresh(0), { maxSteps: 3 }); // warm-up
   // each level `repeat` times, interleaved (1, 2, …, 16, 1, 2, …) so slow phases of a shared
   // machine hit every level; the median run per level is reported
-  const runs = new Map<number, { wallMs: number; stepsPerSec: number; generationsPerSec: number; meanRowsPerBatch: number; sessionMsPerBatch: number; hostMsPerStep: number }[]>();
+  const runs = new Map<
+    number,
+    {
+      wallMs: number;
+      stepsPerSec: number;
+      generationsPerSec: number;
+      meanRowsPerBatch: number;
+      sessionMsPerBatch: number;
+      hostMsPerStep: number;
+    }[]
+  >();
   for (let r = 0; r < repeat; r++) {
     for (const n of [1, 2, 4, 8, 16]) {
       const before = { ...runner.stats };
@@ -112,7 +145,9 @@ async function throughput() {
   const results = [...runs].map(([n, rs]) => {
     const sorted = [...rs].sort((a, b) => a.stepsPerSec - b.stepsPerSec);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    console.log(`concurrent ${String(n).padStart(2)}: ${median.stepsPerSec.toFixed(1)} steps/s (runs ${sorted.map((x) => x.stepsPerSec.toFixed(0)).join(', ')}), ${median.meanRowsPerBatch.toFixed(1)} rows/batch`);
+    console.log(
+      `concurrent ${String(n).padStart(2)}: ${median.stepsPerSec.toFixed(1)} steps/s (runs ${sorted.map((x) => x.stepsPerSec.toFixed(0)).join(', ')}), ${median.meanRowsPerBatch.toFixed(1)} rows/batch`,
+    );
     return { concurrent: n, ...median, stepsPerSecRuns: rs.map((x) => x.stepsPerSec) };
   });
   await runner.close();
@@ -122,12 +157,23 @@ async function throughput() {
 
 const t0 = performance.now();
 const ps = await perStep();
-console.log(`per step: model ${ps.modelMsPerStep.toFixed(2)} ms, host ${ps.hostMsPerStep.toFixed(3)} ms (${(100 * ps.hostShare).toFixed(1)}% of model)`);
+console.log(
+  `per step: model ${ps.modelMsPerStep.toFixed(2)} ms, host ${ps.hostMsPerStep.toFixed(3)} ms (${(100 * ps.hostShare).toFixed(1)}% of model)`,
+);
 const tp = await throughput();
 await writeReport(values.out, {
   command: `node --import tsx bench/sampler/bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
   model: { dir: modelDir, name: model.spec.name, sha256: model.spec.sha256 },
-  config: { steps, guidance: params.guidance, imageGuidance: params.imageGuidance, workerThreads: threads, intraOpThreads: intra, maxBatch: 32, padMultiple, repeat },
+  config: {
+    steps,
+    guidance: params.guidance,
+    imageGuidance: params.imageGuidance,
+    workerThreads: threads,
+    intraOpThreads: intra,
+    maxBatch: 32,
+    padMultiple,
+    repeat,
+  },
   perStep: ps,
   throughput: tp,
   targets: {

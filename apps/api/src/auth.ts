@@ -40,7 +40,10 @@ export class KeyRing {
 
   static fromConfig(inline: string | undefined, file: string | undefined): KeyRing {
     const entries: ApiKeyEntry[] = [];
-    for (const item of (inline ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of (inline ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [tenant, sha256, ...rest] = item.split(':');
       if (rest.length > 0) throw new Error(`ONEFLOW_API_KEYS: expected tenant:sha256, got ${JSON.stringify(item.slice(0, 80))}`);
       entries.push(keyEntrySchema.parse({ tenant, sha256 }));
@@ -73,7 +76,10 @@ export class KeyRing {
 /** A token bucket per key: `perMinute` sustained, a tenth of it (at least 10) as burst. */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(private readonly perMinute: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Takes one token; false when the key is over its limit. */
   take(keyId: string, perMinute = this.perMinute): boolean {

@@ -1,12 +1,4 @@
-import {
-  applyBranchChange,
-  stateFromSpec,
-  decodeCheckpoint,
-  generated,
-  isDone,
-  latentToPng,
-  type SamplerState,
-} from '@oneflow/sampler';
+import { applyBranchChange, stateFromSpec, decodeCheckpoint, generated, isDone, latentToPng, type SamplerState } from '@oneflow/sampler';
 import type { GenerationRequest, RefineOp, SamplerOverrides } from '@oneflow/contracts';
 import { BlobNotFoundError, type BlobStore } from '@oneflow/store';
 import type { ModelCatalog } from './models.js';
@@ -131,9 +123,21 @@ export class CheckpointReader {
   /** Checks a new request the way the engine will (model, vocabulary, images, parameters). */
   validateRequest(r: GenerationRequest): void {
     const model = this.models.get(r.model);
-    if (!model) throw new InvalidInputError(`unknown model ${JSON.stringify(r.model)}; models: ${this.models.list().map((m) => m.config.spec.name).join(', ') || 'none'}`);
+    if (!model)
+      throw new InvalidInputError(
+        `unknown model ${JSON.stringify(r.model)}; models: ${
+          this.models
+            .list()
+            .map((m) => m.config.spec.name)
+            .join(', ') || 'none'
+        }`,
+      );
     try {
-      stateFromSpec({ ...r, images: (r.images ?? []).map((b64) => Buffer.from(b64, 'base64')), seed: r.seed ?? 0 }, model.config, model.tokenizer);
+      stateFromSpec(
+        { ...r, images: (r.images ?? []).map((b64) => Buffer.from(b64, 'base64')), seed: r.seed ?? 0 },
+        model.config,
+        model.tokenizer,
+      );
     } catch (error) {
       throw new InvalidInputError(messageOf(error));
     }
@@ -144,7 +148,8 @@ export class CheckpointReader {
     const c = await this.load(checkpointId);
     if (!c) throw new InvalidInputError(`checkpoint ${checkpointId} not found`);
     const model = this.models.get(c.state.spec.name);
-    if (!model) throw new InvalidInputError(`checkpoint ${checkpointId} is of model ${c.state.spec.name}, which this server does not serve`);
+    if (!model)
+      throw new InvalidInputError(`checkpoint ${checkpointId} is of model ${c.state.spec.name}, which this server does not serve`);
     try {
       // a dry run: the engine derives (and stores) it again
       applyBranchChange(c.state, change, (text) => model.tokenizer.prompt(text));

@@ -36,7 +36,14 @@ describe('checkpoint store from the environment', () => {
     expect(await store.put(bytes)).toBe(id);
     const jobs = await createJobDeps({ dataDir: '/nonexistent', models: MODEL_DIR, store, stepsPerActivity: 4 });
     const snap = await jobs.checkpoints.snapshot(id);
-    expect(snap).toMatchObject({ checkpointId: id, model: 'tiny-model', step: 0, done: false, parentId: null, steps: config.defaults.steps });
+    expect(snap).toMatchObject({
+      checkpointId: id,
+      model: 'tiny-model',
+      step: 0,
+      done: false,
+      parentId: null,
+      steps: config.defaults.steps,
+    });
     expect(await jobs.checkpoints.snapshot('f'.repeat(64))).toBeNull();
   });
 

@@ -39,9 +39,11 @@ export async function handleImage(req: IncomingMessage, res: ServerResponse, inn
     if (!principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid API key is required (Authorization: Bearer <key>)' });
     const jobs = inner.jobs;
     if (!jobs) throw new TRPCError({ code: 'NOT_FOUND', message: 'no job API here' });
-    if (!jobs.limiter.take(principal.keyId, principal.ratePerMinute)) throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'rate limit exceeded' });
+    if (!jobs.limiter.take(principal.keyId, principal.ratePerMinute))
+      throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'rate limit exceeded' });
     const stepText = url.searchParams.get('step');
-    if (stepText !== null && !/^\d{1,6}$/.test(stepText)) throw new TRPCError({ code: 'BAD_REQUEST', message: 'step must be a non-negative integer' });
+    if (stepText !== null && !/^\d{1,6}$/.test(stepText))
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'step must be a non-negative integer' });
     const client = await inner.temporal.client();
     const d = await describeOwned(client, principal.tenant, id, 'generation');
     const newest = newestCheckpointId(d);

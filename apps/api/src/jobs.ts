@@ -73,7 +73,12 @@ export function notFound(kind: string, id: string): TRPCError {
  * tenant's job is indistinguishable from a missing one). A batch's child has its tenant from its
  * first workflow task on; until then its parent's tenant counts.
  */
-export async function describeOwned(client: Client, tenant: string, id: string, type: 'generation' | 'batch'): Promise<WorkflowExecutionDescription> {
+export async function describeOwned(
+  client: Client,
+  tenant: string,
+  id: string,
+  type: 'generation' | 'batch',
+): Promise<WorkflowExecutionDescription> {
   const kind = type === 'generation' ? 'generation' : 'batch';
   let d: WorkflowExecutionDescription;
   try {
@@ -85,7 +90,10 @@ export async function describeOwned(client: Client, tenant: string, id: string, 
   if (d.type !== type) throw notFound(kind, id);
   let owner = d.typedSearchAttributes.get(tenantKey) ?? null;
   if (owner === null && d.parentExecution?.workflowId) {
-    const parent = await client.workflow.getHandle(d.parentExecution.workflowId).describe().catch(() => null);
+    const parent = await client.workflow
+      .getHandle(d.parentExecution.workflowId)
+      .describe()
+      .catch(() => null);
     owner = parent?.typedSearchAttributes.get(tenantKey) ?? null;
   }
   if (owner !== tenant) throw notFound(kind, id);
@@ -208,7 +216,11 @@ async function queuePositionOf(client: Client, d: WorkflowExecutionDescription):
   }
 }
 
-export async function generationView(client: Client, checkpoints: CheckpointReader, d: WorkflowExecutionDescription): Promise<GenerationView> {
+export async function generationView(
+  client: Client,
+  checkpoints: CheckpointReader,
+  d: WorkflowExecutionDescription,
+): Promise<GenerationView> {
   const parts = await generationParts(client, checkpoints, d);
   if (parts.state === 'queued') parts.queuePosition = await queuePositionOf(client, d);
   return viewOf(d, parts);
@@ -253,7 +265,12 @@ function isJsonObject(text: string): boolean {
 }
 
 /** One page of a visibility query; the cursor is Temporal's page token, base64url. */
-export async function listPage(client: Client, query: string, pageSize: number, cursor: string | undefined): Promise<{ rows: ListedExecution[]; nextCursor: string | null }> {
+export async function listPage(
+  client: Client,
+  query: string,
+  pageSize: number,
+  cursor: string | undefined,
+): Promise<{ rows: ListedExecution[]; nextCursor: string | null }> {
   let nextPageToken: Uint8Array | undefined;
   if (cursor) {
     nextPageToken = Buffer.from(cursor, 'base64url');
@@ -274,7 +291,8 @@ export async function listPage(client: Client, query: string, pageSize: number, 
   } catch (error) {
     // A token Temporal cannot read is the caller's bad cursor (the service answers INVALID_ARGUMENT or INTERNAL).
     const code = (error as { code?: unknown }).code;
-    if (cursor && [GRPC_INVALID_ARGUMENT, GRPC_INTERNAL, GRPC_UNKNOWN, GRPC_DEADLINE_EXCEEDED].includes(code as number)) throw new TRPCError({ code: 'BAD_REQUEST', message: 'invalid cursor' });
+    if (cursor && [GRPC_INVALID_ARGUMENT, GRPC_INTERNAL, GRPC_UNKNOWN, GRPC_DEADLINE_EXCEEDED].includes(code as number))
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'invalid cursor' });
     throw error;
   }
   const seen = new Set<string>();

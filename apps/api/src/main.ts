@@ -11,7 +11,8 @@ import { createTemporalGateway } from './temporal.js';
 const { env, temporal: temporalSettings } = serviceConfigOrExit('oneflow-api', apiEnvSchema);
 const logger = pino({ name: 'oneflow-api', level: env.LOG_LEVEL });
 const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE);
-if (keys.open) logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
+if (keys.open)
+  logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
 const temporal = createTemporalGateway(temporalSettings.address, temporalSettings.namespace, temporalSettings.connection);
 const store = checkpointStoreFromEnv(env);
 const webhookTenants = webhookSecretsFromConfig(env.ONEFLOW_WEBHOOK_SECRETS, keys.entries).keys();
@@ -30,7 +31,17 @@ const api = await createApiServer({
   logger,
   keys,
 });
-logger.info({ url: api.url, baseUrl: api.baseUrl, models: jobs.models.list().map((m) => m.config.spec.name), store: store.location, temporal: temporalSettings.summary, auth: keys.open ? 'open' : 'keys' }, 'api listening');
+logger.info(
+  {
+    url: api.url,
+    baseUrl: api.baseUrl,
+    models: jobs.models.list().map((m) => m.config.spec.name),
+    store: store.location,
+    temporal: temporalSettings.summary,
+    auth: keys.open ? 'open' : 'keys',
+  },
+  'api listening',
+);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -25,7 +25,9 @@ describe('OpenAPI document', () => {
 
   it('has a route for every query and mutation of the router, and none for subscriptions', () => {
     const doc = openApiDocument();
-    const operations = Object.entries(doc.paths ?? {}).flatMap(([p, item]) => Object.keys(item as object).map((m) => `${m.toUpperCase()} ${p}`));
+    const operations = Object.entries(doc.paths ?? {}).flatMap(([p, item]) =>
+      Object.keys(item as object).map((m) => `${m.toUpperCase()} ${p}`),
+    );
     expect(operations.sort()).toEqual(
       [
         'GET /health',
@@ -47,7 +49,9 @@ describe('OpenAPI document', () => {
     const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>);
     expect(operations).toHaveLength(procedures.filter(([, p]) => p._def.type !== 'subscription').length);
     // The webhook option and the outputs come from the zod schemas.
-    const create = doc.paths?.['/generations']?.post as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
+    const create = doc.paths?.['/generations']?.post as {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+    };
     expect(create.requestBody.content['application/json']!.schema.properties).toHaveProperty('webhook');
     expect(JSON.stringify(doc.paths?.['/generations/{id}']?.get)).toContain('queuePosition');
   });
@@ -93,7 +97,11 @@ describe('served over HTTP', () => {
     const health = await fetch(`${api.baseUrl}/api/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'degraded', temporal: { reachable: false } });
-    const bad = await fetch(`${api.baseUrl}/api/generations`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-model', prompt: 'x', steps: 'many' }) });
+    const bad = await fetch(`${api.baseUrl}/api/generations`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny-model', prompt: 'x', steps: 'many' }),
+    });
     expect(bad.status).toBe(400);
     const badHook = await fetch(`${api.baseUrl}/api/generations`, {
       method: 'POST',

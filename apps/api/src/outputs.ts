@@ -28,7 +28,9 @@ export const generationViewSchema = z.object({
     .number()
     .int()
     .nullable()
-    .describe("the step at which the generation is expected to end: step + the steps its slowest clock still needs (grows when an image is inserted late; equals step when done)"),
+    .describe(
+      'the step at which the generation is expected to end: step + the steps its slowest clock still needs (grows when an image is inserted late; equals step when done)',
+    ),
   tText: z.number(),
   text: z.string().describe('generated text so far; <image> marks each image slot'),
   images: z.array(imageViewSchema),
@@ -39,7 +41,9 @@ export const generationViewSchema = z.object({
     .number()
     .int()
     .nullable()
-    .describe('while queued: generations (of every tenant) at step 0 started before this one and still running — an estimate; null otherwise'),
+    .describe(
+      'while queued: generations (of every tenant) at step 0 started before this one and still running — an estimate; null otherwise',
+    ),
 });
 export type GenerationView = z.infer<typeof generationViewSchema>;
 
@@ -60,7 +64,10 @@ export const generationPageSchema = z.object({ items: z.array(generationSummaryS
 
 export const lineageNodeSchema = generationSummarySchema.extend({
   rootCheckpointId: checkpointId.nullable(),
-  branchedFrom: z.object({ checkpointId, step: z.number().int() }).nullable().describe("the checkpoint this generation branched from (its root's parent) and that checkpoint's step"),
+  branchedFrom: z
+    .object({ checkpointId, step: z.number().int() })
+    .nullable()
+    .describe("the checkpoint this generation branched from (its root's parent) and that checkpoint's step"),
 });
 export type LineageNode = z.infer<typeof lineageNodeSchema>;
 export const lineageSchema = z.object({ rootId: z.string(), nodes: z.array(lineageNodeSchema) });
@@ -71,8 +78,12 @@ export type BatchViewState = (typeof BATCH_VIEW_STATES)[number];
 export const batchViewSchema = z.object({
   id: z.string(),
   state: z.enum(BATCH_VIEW_STATES),
-  counts: z.object(Object.fromEntries(GENERATION_STATES.map((s) => [s, z.number().int()])) as Record<(typeof GENERATION_STATES)[number], z.ZodNumber>),
-  items: z.array(z.object({ id: z.string(), state, step: z.number().int().nullable(), text: z.string().nullable(), error: z.string().nullable() })),
+  counts: z.object(
+    Object.fromEntries(GENERATION_STATES.map((s) => [s, z.number().int()])) as Record<(typeof GENERATION_STATES)[number], z.ZodNumber>,
+  ),
+  items: z.array(
+    z.object({ id: z.string(), state, step: z.number().int().nullable(), text: z.string().nullable(), error: z.string().nullable() }),
+  ),
   createdAt: iso,
   finishedAt: iso.nullable(),
 });
@@ -87,10 +98,18 @@ export const batchCancelSchema = z.object({ id: z.string(), cancelRequested: z.l
 
 export const modelInfoSchema = z.object({
   name: z.string(),
-  latentShape: z.tuple([z.number().int(), z.number().int(), z.number().int()]).describe('[C, H, W] of each image (input images are resized to H × W)'),
+  latentShape: z
+    .tuple([z.number().int(), z.number().int(), z.number().int()])
+    .describe('[C, H, W] of each image (input images are resized to H × W)'),
   maxTokens: z.number().int(),
   maxImages: z.number().int(),
-  defaults: z.object({ steps: z.number().int(), guidance: z.number(), imageGuidance: z.number(), temperature: z.number(), topK: z.number().int() }),
+  defaults: z.object({
+    steps: z.number().int(),
+    guidance: z.number(),
+    imageGuidance: z.number(),
+    temperature: z.number(),
+    topK: z.number().int(),
+  }),
   vocabulary: z.array(z.string()).describe('the words a prompt may use (<image> takes the next input image)'),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;

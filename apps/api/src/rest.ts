@@ -91,27 +91,37 @@ export function createRestHandler(options: { inner: InnerContext; keys: KeyRing;
         found = { route, match };
         break;
       }
-      if (!found) throw new TRPCError({ code: otherMethod ? 'METHOD_NOT_SUPPORTED' : 'NOT_FOUND', message: otherMethod ? `${req.method} is not supported here` : 'no such route' });
+      if (!found)
+        throw new TRPCError({
+          code: otherMethod ? 'METHOD_NOT_SUPPORTED' : 'NOT_FOUND',
+          message: otherMethod ? `${req.method} is not supported here` : 'no such route',
+        });
       const { route, match } = found;
       let input: Record<string, unknown> = {};
       if (req.method === 'GET') {
         for (const [k, v] of url.searchParams) input[k] = isNumberField(route.input, k) && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
       } else {
         const ct = req.headers['content-type'] ?? '';
-        if (req.headers['content-length'] !== '0' && !ct.startsWith('application/json')) throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' });
+        if (req.headers['content-length'] !== '0' && !ct.startsWith('application/json'))
+          throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' });
         const body = await readJson(req, options.maxBodyBytes);
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new TRPCError({ code: 'BAD_REQUEST', message: 'the body is a JSON object' });
+        if (typeof body !== 'object' || body === null || Array.isArray(body))
+          throw new TRPCError({ code: 'BAD_REQUEST', message: 'the body is a JSON object' });
         input = body as Record<string, unknown>;
       }
       route.params.forEach((name, i) => (input[name] = decodeURIComponent(match[i + 1]!)));
-      const caller = appRouter.createCaller(context({ req })) as unknown as Record<string, Record<string, (input: unknown) => Promise<unknown>>>;
+      const caller = appRouter.createCaller(context({ req })) as unknown as Record<
+        string,
+        Record<string, (input: unknown) => Promise<unknown>>
+      >;
       const [noun, verb] = route.path.includes('.') ? route.path.split('.') : [route.path, undefined];
       const fn = verb === undefined ? (caller[noun] as unknown as (input: unknown) => Promise<unknown>) : caller[noun]![verb]!;
       send(res, 200, await fn(input));
     } catch (error) {
       const e = error instanceof TRPCError ? error : new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: error });
       if (e.code === 'INTERNAL_SERVER_ERROR') options.logger.error({ path: pathname, err: e }, 'REST route failed');
-      const issues = e.cause instanceof ZodError ? e.cause.issues.map((i) => ({ message: `${i.path.join('.')}: ${i.message}` })) : undefined;
+      const issues =
+        e.cause instanceof ZodError ? e.cause.issues.map((i) => ({ message: `${i.path.join('.')}: ${i.message}` })) : undefined;
       send(res, getHTTPStatusCodeFromError(e), {
         code: e.code,
         message: issues ? 'invalid input' : e.code === 'INTERNAL_SERVER_ERROR' ? 'internal server error' : e.message,

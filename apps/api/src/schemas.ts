@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { webhookSchema, checkpointIdSchema, GENERATION_STATES, generationRequestSchema, MAX_BATCH_ITEMS, refineOpSchema, samplerOverridesSchema } from '@oneflow/contracts';
+import {
+  webhookSchema,
+  checkpointIdSchema,
+  GENERATION_STATES,
+  generationRequestSchema,
+  MAX_BATCH_ITEMS,
+  refineOpSchema,
+  samplerOverridesSchema,
+} from '@oneflow/contracts';
 
 /** Ids the API hands out (`gen-…`, `batch-…`, `batch-…-3`): what a workflow id of ours looks like. */
 export const jobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'an id is 1-128 letters, digits, ., _ or -');
@@ -7,7 +15,11 @@ export const jobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 const filterValue = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'a filter value is 1-128 letters, digits, ., _, : or -');
 export const idempotencyKeySchema = z.string().min(1).max(200);
 /** Seconds until the job is `expired` if it has not finished (a week at most). */
-export const deadlineSchema = z.number().int().min(1).max(7 * 24 * 3600);
+export const deadlineSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(7 * 24 * 3600);
 const step = z.number().int().min(0).max(100_000);
 
 export const createGenerationInput = z
@@ -29,7 +41,12 @@ export const listGenerationsInput = z
     batchId: filterValue.optional(),
     parentId: filterValue.optional(),
     limit: z.number().int().min(1).max(100).default(20),
-    cursor: z.string().min(1).max(4096).regex(/^[A-Za-z0-9_-]+$/, 'a cursor is base64url').optional(),
+    cursor: z
+      .string()
+      .min(1)
+      .max(4096)
+      .regex(/^[A-Za-z0-9_-]+$/, 'a cursor is base64url')
+      .optional(),
   })
   .strict();
 
@@ -83,6 +100,11 @@ export const listBatchesInput = z
   .object({
     state: z.enum(['running', 'succeeded', 'partial', 'failed', 'canceled']).optional(),
     limit: z.number().int().min(1).max(100).default(20),
-    cursor: z.string().min(1).max(4096).regex(/^[A-Za-z0-9_-]+$/, 'a cursor is base64url').optional(),
+    cursor: z
+      .string()
+      .min(1)
+      .max(4096)
+      .regex(/^[A-Za-z0-9_-]+$/, 'a cursor is base64url')
+      .optional(),
   })
   .strict();

@@ -23,7 +23,13 @@ export interface ApiServer {
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** Serves the tRPC router under `/trpc` (SSE subscriptions included) and the PNG routes, over plain HTTP. */
-export async function createApiServer(options: { inner: InnerContext; host: string; port: number; logger: Logger; keys?: KeyRing }): Promise<ApiServer> {
+export async function createApiServer(options: {
+  inner: InnerContext;
+  host: string;
+  port: number;
+  logger: Logger;
+  keys?: KeyRing;
+}): Promise<ApiServer> {
   const keys = options.keys ?? new KeyRing([]);
   const trpc = createHTTPHandler({
     basePath: '/trpc/',
@@ -52,11 +58,15 @@ export async function createApiServer(options: { inner: InnerContext; host: stri
       return;
     }
     if (pathname.startsWith(`${REST_BASE_PATH}/`)) {
-      rest(req, res, pathname.slice(REST_BASE_PATH.length)).catch((err: unknown) => options.logger.error({ err, path: pathname }, 'REST route failed'));
+      rest(req, res, pathname.slice(REST_BASE_PATH.length)).catch((err: unknown) =>
+        options.logger.error({ err, path: pathname }, 'REST route failed'),
+      );
       return;
     }
     if (isImageRoute(pathname)) {
-      handleImage(req, res, options.inner, keys).catch((err: unknown) => options.logger.error({ err, path: pathname }, 'image route failed'));
+      handleImage(req, res, options.inner, keys).catch((err: unknown) =>
+        options.logger.error({ err, path: pathname }, 'image route failed'),
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });

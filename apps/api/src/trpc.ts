@@ -6,9 +6,9 @@ const t = initTRPC
   .context<InnerContext>()
   .meta<OpenApiMeta>()
   .create({
-  // Pings keep proxies from closing a quiet `watch`; the client reconnects with lastEventId.
-  sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
-});
+    // Pings keep proxies from closing a quiet `watch`; the client reconnects with lastEventId.
+    sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
+  });
 
 export const router = t.router;
 

@@ -28,7 +28,12 @@ export const workerEnvSchema = z.object({
   WORKER_QUEUES: z
     .string()
     .default('cpu,gpu')
-    .transform((v) => v.split(',').map((q) => q.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(['cpu', 'gpu'])).min(1)),
   /** Prometheus metrics on http://127.0.0.1:<port>/metrics; 0 = an OS-chosen port. Unset = off. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),

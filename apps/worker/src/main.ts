@@ -17,7 +17,6 @@ const { env, temporal } = serviceConfigOrExit('oneflow-worker', workerEnvSchema)
 const logger = pino({ name: 'oneflow-worker', level: env.LOG_LEVEL });
 installSdkLogger(logger, env.SDK_LOG_LEVEL);
 
-
 const metrics = new WorkerMetrics();
 const servesModels = env.WORKER_QUEUES.includes('gpu');
 const dirs = servesModels ? modelDirs(env.ONEFLOW_MODELS) : [];
@@ -36,7 +35,9 @@ const slots = env.ACTIVITY_SLOTS ?? Math.max(1, Math.floor((env.MODEL_THREADS * 
 
 // Signing secrets by tenant, from the same configuration as the API's (never in workflow inputs).
 const keyFileEntries = env.ONEFLOW_API_KEYS_FILE
-  ? z.array(z.looseObject({ tenant: z.string(), webhookSecret: z.string().optional() })).parse(JSON.parse(readFileSync(env.ONEFLOW_API_KEYS_FILE, 'utf8')))
+  ? z
+      .array(z.looseObject({ tenant: z.string(), webhookSecret: z.string().optional() }))
+      .parse(JSON.parse(readFileSync(env.ONEFLOW_API_KEYS_FILE, 'utf8')))
   : [];
 const webhookSecrets = webhookSecretsFromConfig(env.ONEFLOW_WEBHOOK_SECRETS, keyFileEntries);
 

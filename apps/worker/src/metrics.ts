@@ -7,7 +7,12 @@ import type { GenerationEngine } from './engine.js';
 /** The worker's Prometheus metrics: step rate and latency, queue wait, model batch sizes. */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  readonly steps = new Counter({ name: 'oneflow_steps_total', help: 'Sampler steps completed', labelNames: ['model'], registers: [this.registry] });
+  readonly steps = new Counter({
+    name: 'oneflow_steps_total',
+    help: 'Sampler steps completed',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
   readonly stepSeconds = new Histogram({
     name: 'oneflow_step_seconds',
     help: 'Wall time of one step: checkpoint load, model, sampler, checkpoint store',

@@ -57,7 +57,10 @@ export class SamplerEngine implements GenerationEngine {
 
   private model(name: string): LoadedModel {
     const model = this.models.get(name);
-    if (!model) throw new EngineInputError(`unknown model ${JSON.stringify(name)}; this worker serves ${[...this.models.keys()].join(', ') || 'no models'}`);
+    if (!model)
+      throw new EngineInputError(
+        `unknown model ${JSON.stringify(name)}; this worker serves ${[...this.models.keys()].join(', ') || 'no models'}`,
+      );
     return model;
   }
 
@@ -95,7 +98,10 @@ export class SamplerEngine implements GenerationEngine {
 
   async create(request: unknown): Promise<CheckpointSummary> {
     const parsed = generationRequestSchema.safeParse(request);
-    if (!parsed.success) throw new EngineInputError(`invalid generation request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new EngineInputError(
+        `invalid generation request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const r = parsed.data;
     const model = this.model(r.model);
     let state: SamplerState;
@@ -152,7 +158,10 @@ function summarize(checkpointId: string, parentId: string | null, state: Sampler
  * Loads each model directory (config.json + ONNX) once: its tokenizer and a `ModelRunner` whose
  * worker threads hold verified sessions. Close the runners on shutdown.
  */
-export async function loadModels(dirs: readonly string[], options: RunnerOptions = {}): Promise<Map<string, LoadedModel & { runner: ModelRunner }>> {
+export async function loadModels(
+  dirs: readonly string[],
+  options: RunnerOptions = {},
+): Promise<Map<string, LoadedModel & { runner: ModelRunner }>> {
   const models = new Map<string, LoadedModel & { runner: ModelRunner }>();
   for (const dir of dirs) {
     const config = await loadModelConfig(dir);

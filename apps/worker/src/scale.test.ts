@@ -41,7 +41,10 @@ beforeAll(async () => {
   try {
     const tokenizer = Tokenizer.fromConfig(model.config);
     for (const seed of SEEDS) {
-      const { state } = await runGeneration(runner, initState(tokenizer.prompt('count from two to five'), { ...model.defaults, ...settings }, model.spec, seed));
+      const { state } = await runGeneration(
+        runner,
+        initState(tokenizer.prompt('count from two to five'), { ...model.defaults, ...settings }, model.spec, seed),
+      );
       reference.set(seed, encodeCheckpoint({ state, parent: null }).id);
     }
   } finally {
@@ -58,7 +61,13 @@ afterAll(async () => {
 describe('two worker processes sharing the checkpoint store', () => {
   it('spread a batch over both; killing one mid-batch loses nothing', async () => {
     const start = () =>
-      startWorkerProcess({ address: inject('temporalAddress'), namespace: NAMESPACE, dataDir, models: [MODEL_DIR], env: { METRICS_PORT: '0', ACTIVITY_SLOTS: '2' } });
+      startWorkerProcess({
+        address: inject('temporalAddress'),
+        namespace: NAMESPACE,
+        dataDir,
+        models: [MODEL_DIR],
+        env: { METRICS_PORT: '0', ACTIVITY_SLOTS: '2' },
+      });
     const [a, b] = await Promise.all([start(), start()]);
     workers.push(a, b);
 
@@ -93,7 +102,10 @@ describe('two worker processes sharing the checkpoint store', () => {
     const result = (await Promise.race([
       handle.result(),
       new Promise((_, reject) =>
-        setTimeout(() => void handle.query<BatchStatus>('status').then((s) => reject(new Error(`batch stuck: ${JSON.stringify(s.counts)}`))), 120_000),
+        setTimeout(
+          () => void handle.query<BatchStatus>('status').then((s) => reject(new Error(`batch stuck: ${JSON.stringify(s.counts)}`))),
+          120_000,
+        ),
       ),
     ])) as BatchStatus;
     expect(result.state).toBe('succeeded');

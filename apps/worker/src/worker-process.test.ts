@@ -5,9 +5,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationStatus, type GenerationWorkflowInput } from '@oneflow/contracts';
+import {
+  CPU_TASK_QUEUE,
+  WORKFLOWS,
+  type GenerationRequest,
+  type GenerationResult,
+  type GenerationStatus,
+  type GenerationWorkflowInput,
+} from '@oneflow/contracts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort, REPO_ROOT, startLocalS3, startTemporalDev, startWorkerProcess, stopTemporalDev, type WorkerProcess } from '@oneflow/devstack';
+import {
+  freePort,
+  REPO_ROOT,
+  startLocalS3,
+  startTemporalDev,
+  startWorkerProcess,
+  stopTemporalDev,
+  type WorkerProcess,
+} from '@oneflow/devstack';
 import { S3BlobStore } from '@oneflow/store';
 import { checkpointIdOf } from './sampler-engine.js';
 import { decodeCheckpoint, encodeCheckpoint } from '@oneflow/sampler';
@@ -17,13 +32,25 @@ import { decodeCheckpoint, encodeCheckpoint } from '@oneflow/sampler';
 const NAMESPACE = 'test-worker-process';
 const MODEL_DIR = path.join(REPO_ROOT, 'packages', 'sampler', 'fixtures', 'tiny-model');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'oneflow-worker-process-'));
-const request: GenerationRequest = { model: 'tiny-model', prompt: 'draw a seven', seed: 1234, steps: 24, guidance: 2, imageGuidance: 3, temperature: 0.7 };
+const request: GenerationRequest = {
+  model: 'tiny-model',
+  prompt: 'draw a seven',
+  seed: 1234,
+  steps: 24,
+  guidance: 2,
+  imageGuidance: 3,
+  temperature: 0.7,
+};
 
 let connection: Connection;
 let client: Client;
 const workers = new Set<WorkerProcess>();
 
-async function startWorker(address: string = inject('temporalAddress'), namespace = NAMESPACE, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+async function startWorker(
+  address: string = inject('temporalAddress'),
+  namespace = NAMESPACE,
+  env: NodeJS.ProcessEnv = {},
+): Promise<WorkerProcess> {
   const worker = await startWorkerProcess({ address, namespace, dataDir, models: [MODEL_DIR], env });
   workers.add(worker);
   return worker;
@@ -46,7 +73,27 @@ beforeAll(async () => {
   const out = path.join(dataDir, 'cli');
   const cli = spawnSync(
     process.execPath,
-    ['packages/sampler/bin/oneflow.js', 'generate', '--prompt', 'draw a seven', '--model', MODEL_DIR, '--seed', '1234', '--steps', '24', '--guidance', '2', '--image-guidance', '3', '--temperature', '0.7', '--out', out, '--json'],
+    [
+      'packages/sampler/bin/oneflow.js',
+      'generate',
+      '--prompt',
+      'draw a seven',
+      '--model',
+      MODEL_DIR,
+      '--seed',
+      '1234',
+      '--steps',
+      '24',
+      '--guidance',
+      '2',
+      '--image-guidance',
+      '3',
+      '--temperature',
+      '0.7',
+      '--out',
+      out,
+      '--json',
+    ],
     { cwd: REPO_ROOT, encoding: 'utf8' },
   );
   if (cli.status !== 0) throw new Error(`oneflow generate failed (${String(cli.status)}):\n${cli.stderr}`);
@@ -67,7 +114,8 @@ async function untilStep(handle: WorkflowHandle, step: number): Promise<void> {
   for (;;) {
     const status = await handle.query<GenerationStatus>('status');
     if (status.step >= step) return;
-    if (status.state !== 'running' || Date.now() > deadline) throw new Error(`generation did not reach step ${step}: ${JSON.stringify(status)}`);
+    if (status.state !== 'running' || Date.now() > deadline)
+      throw new Error(`generation did not reach step ${step}: ${JSON.stringify(status)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -114,7 +162,12 @@ describe('worker process', () => {
         args: [
           {
             generationId,
-            root: { kind: 'checkpoint', checkpointId: parent.final.checkpointId, refine: { op: 'renoiseImage', image: 0, to: 0.5 }, parentGenerationId: parent.generationId },
+            root: {
+              kind: 'checkpoint',
+              checkpointId: parent.final.checkpointId,
+              refine: { op: 'renoiseImage', image: 0, to: 0.5 },
+              parentGenerationId: parent.generationId,
+            },
             stepsPerActivity: 4,
           } satisfies GenerationWorkflowInput,
         ],
@@ -189,8 +242,23 @@ describe('worker process', () => {
       AWS_SECRET_ACCESS_KEY: 'test',
       METRICS_PORT: '0',
     };
-    const raw = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const store = new S3BlobStore({ bucket: 'oneflow-ckpt', prefix: 'checkpoints/', idOf: checkpointIdOf, client: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } });
+    const raw = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const store = new S3BlobStore({
+      bucket: 'oneflow-ckpt',
+      prefix: 'checkpoints/',
+      idOf: checkpointIdOf,
+      client: {
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      },
+    });
     try {
       await raw.send(new CreateBucketCommand({ Bucket: 'oneflow-ckpt' }));
       const first = await startWorker(undefined, undefined, s3Env);

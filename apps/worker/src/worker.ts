@@ -54,7 +54,10 @@ export async function createWorkers(options: {
           taskQueue: CPU_TASK_QUEUE,
           workflowsPath,
           // Light activities beside the workflows: webhook deliveries.
-          activities: createCpuActivities({ logger: options.logger, ...(options.webhookSecrets ? { webhookSecrets: options.webhookSecrets } : {}) }),
+          activities: createCpuActivities({
+            logger: options.logger,
+            ...(options.webhookSecrets ? { webhookSecrets: options.webhookSecrets } : {}),
+          }),
         })
       : undefined,
     queues.has('gpu')

@@ -55,7 +55,8 @@ export async function startGrpcTlsProxy(options: {
       const socket = session.socket as TLSSocket;
       const peer = socket.getPeerCertificate();
       const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(headers)) if (!k.startsWith(':') && v !== undefined) flat[k] = Array.isArray(v) ? v.join(',') : String(v);
+      for (const [k, v] of Object.entries(headers))
+        if (!k.startsWith(':') && v !== undefined) flat[k] = Array.isArray(v) ? v.join(',') : String(v);
       calls.push({
         path: String(headers[':path']),
         authorization: flat['authorization'],
@@ -131,12 +132,42 @@ export function makeTestPki(dir: string, serverName: string, clientCn: string): 
   const f = (name: string) => path.join(dir, name);
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const ca = (name: string) => {
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`));
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.pem`),
+    );
   };
   const leaf = (name: string, cn: string, issuer: string, ext: string) => {
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
     writeFileSync(f(`${name}.ext`), ext);
-    ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${issuer}.pem`), '-CAkey', f(`${issuer}.key`), '-CAcreateserial', '-days', '1', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`));
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f(`${issuer}.pem`),
+      '-CAkey',
+      f(`${issuer}.key`),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.pem`),
+    );
   };
   ca('test-ca');
   ca('rogue-ca');

@@ -16,7 +16,16 @@ const CHART = process.env['TEMPORAL_HELM_CHART'] ?? path.join(REPO_ROOT, '.tools
 const canRender = existsSync(HELM) && existsSync(path.join(CHART, 'Chart.yaml'));
 
 type Values = {
-  server: { config: { persistence: { defaultStore: string; visibilityStore: string; datastores: Record<string, { sql?: Record<string, unknown> }>; [k: string]: unknown } } };
+  server: {
+    config: {
+      persistence: {
+        defaultStore: string;
+        visibilityStore: string;
+        datastores: Record<string, { sql?: Record<string, unknown> }>;
+        [k: string]: unknown;
+      };
+    };
+  };
   [k: string]: unknown;
 };
 const values = parse(readFileSync(VALUES, 'utf8')) as Values;
@@ -24,7 +33,8 @@ const values = parse(readFileSync(VALUES, 'utf8')) as Values;
 describe('Temporal Helm values', () => {
   it('use the chart 1.x layout: no removed sub-chart keys, no pre-1.0 persistence blocks', () => {
     // The keys chart 1.x refuses to render with (its templates/_deprecations.tpl, chart 1.6.0).
-    for (const key of ['cassandra', 'elasticsearch', 'prometheus', 'grafana', 'mysql', 'postgresql']) expect(values, key).not.toHaveProperty(key);
+    for (const key of ['cassandra', 'elasticsearch', 'prometheus', 'grafana', 'mysql', 'postgresql'])
+      expect(values, key).not.toHaveProperty(key);
     const persistence = values.server.config.persistence;
     expect(persistence).not.toHaveProperty('default');
     expect(persistence).not.toHaveProperty('visibility');
@@ -38,7 +48,9 @@ describe('Temporal Helm values', () => {
     const out = execFileSync(HELM, ['template', 'temporal', CHART, '--namespace', 'temporal', '-f', VALUES], { encoding: 'utf8' });
     const objects = parseObjects(out);
     const skipped = objects.filter((o) => !hasSchema(o)).map((o) => `${o.apiVersion}/${o.kind}`);
-    console.log(`helm template: ${objects.length} objects, ${objects.length - skipped.length} validated, ${skipped.length} without a schema${skipped.length ? ` (${[...new Set(skipped)].join(', ')})` : ''}`);
+    console.log(
+      `helm template: ${objects.length} objects, ${objects.length - skipped.length} validated, ${skipped.length} without a schema${skipped.length ? ` (${[...new Set(skipped)].join(', ')})` : ''}`,
+    );
     expect(objects.length).toBeGreaterThan(5);
     for (const obj of objects.filter(hasSchema)) expect(() => validateObject(obj), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
     // Our settings reached the server: PostgreSQL persistence and the continue-as-new limit.

@@ -23,7 +23,10 @@ function renderWith(overlay: string, components: string[]): K8sObject[] {
   const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-kustomize-'));
   try {
     const rel = (p: string) => path.relative(dir, path.join(REPO_ROOT, 'infra/k8s', p));
-    writeFileSync(path.join(dir, 'kustomization.yaml'), `resources: [${rel(`overlays/${overlay}`)}]\ncomponents: [${components.map((c) => rel(`components/${c}`)).join(', ')}]\n`);
+    writeFileSync(
+      path.join(dir, 'kustomization.yaml'),
+      `resources: [${rel(`overlays/${overlay}`)}]\ncomponents: [${components.map((c) => rel(`components/${c}`)).join(', ')}]\n`,
+    );
     return parseObjects(execFileSync(KUSTOMIZE, ['build', dir], { encoding: 'utf8' }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -53,26 +56,52 @@ describe('Kubernetes manifests (kustomize overlays)', () => {
     expect(scaler.spec.triggers[0]).toMatchObject({
       type: 'temporal',
       // The same cluster, namespace and API key as the workers: read from their environment.
-      metadata: { taskQueue: GPU_TASK_QUEUE, queueTypes: 'activity', endpointFromEnv: 'TEMPORAL_ADDRESS', namespaceFromEnv: 'TEMPORAL_NAMESPACE', apiKeyFromEnv: 'TEMPORAL_API_KEY' },
+      metadata: {
+        taskQueue: GPU_TASK_QUEUE,
+        queueTypes: 'activity',
+        endpointFromEnv: 'TEMPORAL_ADDRESS',
+        namespaceFromEnv: 'TEMPORAL_NAMESPACE',
+        apiKeyFromEnv: 'TEMPORAL_API_KEY',
+      },
     });
   });
 
   it('gives GPU model workers a GPU and the CUDA provider; workflow workers stay on oneflow-cpu', () => {
     const objects = render('gpu');
     const container = (name: string) =>
-      (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as {
-        spec: { template: { spec: { containers: { image: string; env: { name: string; value: string }[]; resources: { limits: Record<string, unknown> } }[] } } };
-      }).spec.template.spec.containers[0]!;
+      (
+        objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as {
+          spec: {
+            template: {
+              spec: {
+                containers: { image: string; env: { name: string; value: string }[]; resources: { limits: Record<string, unknown> } }[];
+              };
+            };
+          };
+        }
+      ).spec.template.spec.containers[0]!;
     const model = container('oneflow-model-worker');
     expect(model.resources.limits['nvidia.com/gpu']).toBe(1);
     expect(model.image).toMatch(/worker-gpu/);
-    expect(model.env).toEqual(expect.arrayContaining([{ name: 'WORKER_QUEUES', value: 'gpu' }, { name: 'MODEL_EXECUTION_PROVIDER', value: 'cuda' }]));
-    expect(container('oneflow-workflow-worker').env).toEqual(expect.arrayContaining([{ name: 'WORKER_QUEUES', value: CPU_TASK_QUEUE.replace('oneflow-', '') }]));
+    expect(model.env).toEqual(
+      expect.arrayContaining([
+        { name: 'WORKER_QUEUES', value: 'gpu' },
+        { name: 'MODEL_EXECUTION_PROVIDER', value: 'cuda' },
+      ]),
+    );
+    expect(container('oneflow-workflow-worker').env).toEqual(
+      expect.arrayContaining([{ name: 'WORKER_QUEUES', value: CPU_TASK_QUEUE.replace('oneflow-', '') }]),
+    );
     expect(render('cpu').some((o) => JSON.stringify(o).includes('nvidia.com/gpu'))).toBe(false);
   });
 
   it('the validator rejects a broken object (it can fail)', () => {
-    const broken = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { replicas: 'two', selector: {}, template: {} } };
+    const broken = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x' },
+      spec: { replicas: 'two', selector: {}, template: {} },
+    };
     expect(() => validate(broken)).toThrow();
   });
 
@@ -83,7 +112,9 @@ describe('Kubernetes manifests (kustomize overlays)', () => {
     }[];
     expect(deployments).toHaveLength(3);
     for (const d of deployments) {
-      expect(d.spec.template.spec.containers[0]!.envFrom, d.metadata.name).toContainEqual({ secretRef: { name: 'oneflow-temporal', optional: true } });
+      expect(d.spec.template.spec.containers[0]!.envFrom, d.metadata.name).toContainEqual({
+        secretRef: { name: 'oneflow-temporal', optional: true },
+      });
     }
   });
 
@@ -98,16 +129,34 @@ describe('Kubernetes manifests (kustomize overlays)', () => {
     });
     for (const d of objects.filter((o) => o.kind === 'Deployment') as unknown as {
       metadata: { name: string };
-      spec: { template: { spec: { volumes: { name: string; secret: { secretName: string } }[]; containers: { volumeMounts: { name: string; mountPath: string }[] }[] } } };
+      spec: {
+        template: {
+          spec: {
+            volumes: { name: string; secret: { secretName: string } }[];
+            containers: { volumeMounts: { name: string; mountPath: string }[] }[];
+          };
+        };
+      };
     }[]) {
-      expect(d.spec.template.spec.volumes.find((v) => v.name === 'temporal-tls')?.secret.secretName, d.metadata.name).toBe('oneflow-temporal-tls');
-      expect(d.spec.template.spec.containers[0]!.volumeMounts, d.metadata.name).toContainEqual(expect.objectContaining({ name: 'temporal-tls', mountPath: '/etc/oneflow/temporal-tls' }));
+      expect(d.spec.template.spec.volumes.find((v) => v.name === 'temporal-tls')?.secret.secretName, d.metadata.name).toBe(
+        'oneflow-temporal-tls',
+      );
+      expect(d.spec.template.spec.containers[0]!.volumeMounts, d.metadata.name).toContainEqual(
+        expect.objectContaining({ name: 'temporal-tls', mountPath: '/etc/oneflow/temporal-tls' }),
+      );
     }
-    const scaler = objects.find((o) => o.kind === 'ScaledObject') as unknown as { spec: { triggers: { authenticationRef?: { name: string } }[] } };
-    const auth = objects.find((o) => o.kind === 'TriggerAuthentication') as unknown as { metadata: { name: string }; spec: { secretTargetRef: { parameter: string }[] } };
+    const scaler = objects.find((o) => o.kind === 'ScaledObject') as unknown as {
+      spec: { triggers: { authenticationRef?: { name: string } }[] };
+    };
+    const auth = objects.find((o) => o.kind === 'TriggerAuthentication') as unknown as {
+      metadata: { name: string };
+      spec: { secretTargetRef: { parameter: string }[] };
+    };
     expect(scaler.spec.triggers[0]!.authenticationRef).toEqual({ name: auth.metadata.name });
     // The parameters KEDA's scaler reads from authParams for mTLS.
-    const authParams = temporalScalerSpec().params.filter((p) => p.order.includes('authParams')).map((p) => p.name);
+    const authParams = temporalScalerSpec()
+      .params.filter((p) => p.order.includes('authParams'))
+      .map((p) => p.name);
     expect(auth.spec.secretTargetRef.map((r) => r.parameter).sort()).toEqual(['ca', 'cert', 'key']);
     for (const p of auth.spec.secretTargetRef) expect(authParams).toContain(p.parameter);
   });
@@ -118,7 +167,20 @@ describe(`KEDA ${KEDA_VERSION} (CRDs and the Temporal scaler's source, from its 
     const spec = temporalScalerSpec();
     const names = spec.params.map((p) => p.name);
     // A floor, so a parser that finds nothing cannot pass; the rest is read from the source.
-    expect(names).toEqual(expect.arrayContaining(['endpoint', 'namespace', 'taskQueue', 'queueTypes', 'targetQueueSize', 'activationTargetQueueSize', 'apiKey', 'cert', 'key', 'ca']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'endpoint',
+        'namespace',
+        'taskQueue',
+        'queueTypes',
+        'targetQueueSize',
+        'activationTargetQueueSize',
+        'apiKey',
+        'cert',
+        'key',
+        'ca',
+      ]),
+    );
     expect(spec.params.find((p) => p.name === 'apiKey')?.order).toEqual(['authParams', 'resolvedEnv']);
     expect(spec.params.find((p) => p.name === 'buildId')?.deprecated).toBeDefined();
     expect(spec.queueTypes.sort()).toEqual(['activity', 'nexus', 'workflow']);
@@ -127,9 +189,13 @@ describe(`KEDA ${KEDA_VERSION} (CRDs and the Temporal scaler's source, from its 
   it('the CEL rules of the ScaledObject CRD are not evaluated here; the one it has holds for every overlay', () => {
     const { celRules } = kedaCrds()['keda.sh/v1alpha1/ScaledObject']!;
     // Reported, not silently skipped: if KEDA adds rules, this test names them.
-    expect(celRules).toEqual(['!has(self.minReplicaCount) || self.minReplicaCount <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)']);
+    expect(celRules).toEqual([
+      '!has(self.minReplicaCount) || self.minReplicaCount <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)',
+    ]);
     for (const overlay of OVERLAYS) {
-      const { spec } = render(overlay).find((o) => o.kind === 'ScaledObject') as unknown as { spec: { minReplicaCount: number; maxReplicaCount: number } };
+      const { spec } = render(overlay).find((o) => o.kind === 'ScaledObject') as unknown as {
+        spec: { minReplicaCount: number; maxReplicaCount: number };
+      };
       expect(spec.minReplicaCount).toBeLessThanOrEqual(spec.maxReplicaCount);
     }
   });

@@ -44,9 +44,10 @@ function strictSchema(node: unknown, cel: string[]): unknown {
       for (const r of v as { rule: string }[]) cel.push(r.rule);
       continue;
     }
-    out[k] = k === 'properties' || k === 'patternProperties'
-      ? Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, strictSchema(s, cel)]))
-      : strictSchema(v, cel);
+    out[k] =
+      k === 'properties' || k === 'patternProperties'
+        ? Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, strictSchema(s, cel)]))
+        : strictSchema(v, cel);
   }
   if (out['x-kubernetes-int-or-string'] === true) {
     // The API server accepts an integer or a string here; the CRD carries anyOf for it.
@@ -76,7 +77,9 @@ export function crdValidator(file: string, version = 'v1alpha1'): CrdValidator {
     celRules,
     validate(obj) {
       if (!check(obj)) {
-        throw new Error(`${crd.spec.names.kind} invalid against KEDA ${KEDA_VERSION} CRD: ${ajv.errorsText(check.errors, { dataVar: '' })}`);
+        throw new Error(
+          `${crd.spec.names.kind} invalid against KEDA ${KEDA_VERSION} CRD: ${ajv.errorsText(check.errors, { dataVar: '' })}`,
+        );
       }
     },
   };
@@ -144,7 +147,11 @@ export function checkTemporalTrigger(metadata: Record<string, string>, spec: Tem
     const hit = byKey.get(key);
     if (!hit) {
       const auth = spec.params.find((p) => p.name === key && p.order.includes('authParams'));
-      problems.push(auth ? `${key}: read only from a TriggerAuthentication (authParams), ignored in metadata` : `${key}: not a parameter of KEDA ${KEDA_VERSION}'s temporal scaler`);
+      problems.push(
+        auth
+          ? `${key}: read only from a TriggerAuthentication (authParams), ignored in metadata`
+          : `${key}: not a parameter of KEDA ${KEDA_VERSION}'s temporal scaler`,
+      );
       continue;
     }
     const { param, fromEnv } = hit;
@@ -156,7 +163,8 @@ export function checkTemporalTrigger(metadata: Record<string, string>, spec: Tem
     if (param.goType.startsWith('int') && !/^-?\d+$/.test(value)) problems.push(`${key}: "${value}" is not an integer`);
     if (param.goType === 'bool' && !['true', 'false'].includes(value)) problems.push(`${key}: "${value}" is not true or false`);
     if (param.name === 'queueTypes') {
-      for (const t of value.split(',').map((x) => x.trim())) if (!spec.queueTypes.includes(t)) problems.push(`queueTypes: "${t}" is not one of ${spec.queueTypes.join(', ')}`);
+      for (const t of value.split(',').map((x) => x.trim()))
+        if (!spec.queueTypes.includes(t)) problems.push(`queueTypes: "${t}" is not one of ${spec.queueTypes.join(', ')}`);
     }
   }
   for (const p of spec.params) {

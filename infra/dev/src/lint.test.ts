@@ -41,6 +41,8 @@ describe('workflow import rule (ESLint no-restricted-imports)', () => {
   });
 
   it('does not apply outside workflow files', async () => {
-    expect(await restrictedImportErrors("import { readFileSync } from 'node:fs';\nexport const r = readFileSync;", 'apps/worker/src/worker.ts')).toEqual([]);
+    expect(
+      await restrictedImportErrors("import { readFileSync } from 'node:fs';\nexport const r = readFileSync;", 'apps/worker/src/worker.ts'),
+    ).toEqual([]);
   });
 });

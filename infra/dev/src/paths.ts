@@ -33,10 +33,9 @@ export class TemporalBinaryMissingError extends Error {
  * `.tools/temporal/`. Never a download: @temporalio/testing is pointed at this path too.
  */
 export function temporalBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [
-    env['TEMPORAL_BIN'],
-    path.join(REPO_ROOT, '.tools', 'temporal', 'bin', 'temporal'),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const candidates = [env['TEMPORAL_BIN'], path.join(REPO_ROOT, '.tools', 'temporal', 'bin', 'temporal')].filter(
+    (p): p is string => typeof p === 'string' && p.length > 0,
+  );
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new TemporalBinaryMissingError(candidates);
   return found;

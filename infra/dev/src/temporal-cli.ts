@@ -18,7 +18,9 @@ const port = rawPort ? Number(rawPort) : 7233;
 switch (command) {
   case 'start': {
     const s = await startTemporalDev({ dataDir: dir, port });
-    console.log(`${s.startedHere ? 'started' : 'already running'}: ${s.address} (pid ${s.pid}) ui ${s.uiUrl ?? '-'} store ${s.dbFile ?? '-'}`);
+    console.log(
+      `${s.startedHere ? 'started' : 'already running'}: ${s.address} (pid ${s.pid}) ui ${s.uiUrl ?? '-'} store ${s.dbFile ?? '-'}`,
+    );
     break;
   }
   case 'stop':
@@ -34,7 +36,9 @@ switch (command) {
     try {
       const t = temporalConnectionFromEnv(process.env);
       const added = await ensureSearchAttributes(t.address, t.namespace, t.connection);
-      console.log(`${t.address} namespace ${t.namespace}: ${added.length > 0 ? `added ${added.join(', ')}` : 'all search attributes present'}`);
+      console.log(
+        `${t.address} namespace ${t.namespace}: ${added.length > 0 ? `added ${added.join(', ')}` : 'all search attributes present'}`,
+      );
     } catch (error) {
       if (!(error instanceof TemporalConfigError)) throw error;
       console.error(error.message);

@@ -84,7 +84,13 @@ async function startApiProcess(env: Record<string, string>): Promise<{ url: stri
 
 describe('Temporal over TLS with a client certificate and an API key', () => {
   it('worker process, API process and client all connect through the TLS front with the configured credentials', async () => {
-    worker = await startWorkerProcess({ address: proxy.address, namespace: NAMESPACE, dataDir: path.join(dir, 'data'), models: [MODEL_DIR], env: secureEnv });
+    worker = await startWorkerProcess({
+      address: proxy.address,
+      namespace: NAMESPACE,
+      dataDir: path.join(dir, 'data'),
+      models: [MODEL_DIR],
+      env: secureEnv,
+    });
     const api = await startApiProcess(secureEnv);
     try {
       // The API reaches Temporal through its gateway (health pings getSystemInfo over the same connection).
@@ -112,7 +118,13 @@ describe('Temporal over TLS with a client certificate and an API key', () => {
     // Every call — the worker's polls and completions, the API's health checks, the client's
     // start — carried the API key, the extra metadata and the client certificate.
     const paths = new Set(proxy.calls.map((c) => c.path.split('/').pop()));
-    for (const method of ['PollWorkflowTaskQueue', 'RespondWorkflowTaskCompleted', 'PollActivityTaskQueue', 'GetSystemInfo', 'StartWorkflowExecution']) {
+    for (const method of [
+      'PollWorkflowTaskQueue',
+      'RespondWorkflowTaskCompleted',
+      'PollActivityTaskQueue',
+      'GetSystemInfo',
+      'StartWorkflowExecution',
+    ]) {
       expect(paths, method).toContain(method);
     }
     for (const call of proxy.calls) {
@@ -125,17 +137,29 @@ describe('Temporal over TLS with a client certificate and an API key', () => {
   it('without the CA the server certificate is rejected, and without a client certificate the server refuses', async () => {
     const before = proxy.calls.length;
     const noCa = temporalConnectionFromEnv({ ...secureEnv, TEMPORAL_TLS_CA_PATH: undefined });
-    await expect(Connection.connect({ ...noCa.connection, connectTimeout: '3s' }).then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
+    await expect(
+      Connection.connect({ ...noCa.connection, connectTimeout: '3s' }).then((c) => c.workflowService.getSystemInfo({})),
+    ).rejects.toThrow();
     const noClientCert = temporalConnectionFromEnv({ ...secureEnv, TEMPORAL_TLS_CERT_PATH: undefined, TEMPORAL_TLS_KEY_PATH: undefined });
-    await expect(Connection.connect({ ...noClientCert.connection, connectTimeout: '3s' }).then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
+    await expect(
+      Connection.connect({ ...noClientCert.connection, connectTimeout: '3s' }).then((c) => c.workflowService.getSystemInfo({})),
+    ).rejects.toThrow();
     const rogue = temporalConnectionFromEnv({ ...secureEnv, TEMPORAL_TLS_CERT_PATH: pki.rogueCert, TEMPORAL_TLS_KEY_PATH: pki.rogueKey });
-    await expect(Connection.connect({ ...rogue.connection, connectTimeout: '3s' }).then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
+    await expect(
+      Connection.connect({ ...rogue.connection, connectTimeout: '3s' }).then((c) => c.workflowService.getSystemInfo({})),
+    ).rejects.toThrow();
     expect(proxy.calls.length).toBe(before);
   });
 
   it('a half-configured worker stops at boot with the variable named (exit code 2)', async () => {
     const broken = { ...secureEnv, TEMPORAL_TLS_KEY_PATH: '' };
-    const started = startWorkerProcess({ address: proxy.address, namespace: NAMESPACE, dataDir: path.join(dir, 'data'), models: [MODEL_DIR], env: broken });
+    const started = startWorkerProcess({
+      address: proxy.address,
+      namespace: NAMESPACE,
+      dataDir: path.join(dir, 'data'),
+      models: [MODEL_DIR],
+      env: broken,
+    });
     await expect(started).rejects.toThrow(/worker exited \(2\)[\s\S]*TEMPORAL_TLS_KEY: a client certificate is set/);
   });
 });

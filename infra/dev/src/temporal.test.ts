@@ -82,7 +82,9 @@ describe('embedded Temporal dev server', () => {
 
   it('refuses a port some other process holds, with a typed error naming the port', async () => {
     const blocker = net.createServer();
-    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)),
+    );
     try {
       const error = await startTemporalDev({ dataDir: tempDataDir(), port, uiPort: null }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TemporalStartError);

@@ -4,7 +4,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { DEFAULT_NAMESPACE, SEARCH_ATTRIBUTES } from '@oneflow/contracts';
-import { plainTemporalConnection, temporalConnectionEnvShape, type TemporalConnectionOptions } from '@oneflow/contracts/temporal-connection';
+import {
+  plainTemporalConnection,
+  temporalConnectionEnvShape,
+  type TemporalConnectionOptions,
+} from '@oneflow/contracts/temporal-connection';
 import proto from '@temporalio/proto';
 import { temporalBinary } from './paths.js';
 import { isListening } from './ports.js';
@@ -55,7 +59,10 @@ export interface TemporalDevServer {
 
 export class TemporalStartError extends Error {
   override readonly name = 'TemporalStartError';
-  constructor(message: string, readonly logTail: string) {
+  constructor(
+    message: string,
+    readonly logTail: string,
+  ) {
     super(logTail.length > 0 ? `${message}\n--- temporal server log (tail) ---\n${logTail}` : message);
   }
 }
@@ -209,7 +216,8 @@ export async function startTemporalDev(options: TemporalDevOptions): Promise<Tem
   const namespaces = [namespace, ...(options.extraNamespaces ?? [])];
   for (const ns of namespaces) args.push('--namespace', ns);
   if (dbFile) args.push('--db-filename', dbFile);
-  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
 

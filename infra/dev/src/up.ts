@@ -63,7 +63,11 @@ interface Service {
 /** Starts the TypeScript `entry` with its output prefixed on the console and copied to `<logs>/<name>.log`. */
 function startService(name: string, entry: string, env: NodeJS.ProcessEnv, logsDir: string, onLine: (line: string) => void): Service {
   // `node --import tsx`: one process per service, so signals reach the service itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = createWriteStream(path.join(logsDir, `${name}.log`), { flags: 'a' });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
@@ -72,10 +76,12 @@ function startService(name: string, entry: string, env: NodeJS.ProcessEnv, logsD
       onLine(line);
     });
   }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    log.end();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      log.end();
+      resolve(code);
+    }),
+  );
   return { name, child, exited };
 }
 
@@ -178,7 +184,13 @@ async function main(): Promise<void> {
     const result = (await client.workflow.execute(WORKFLOWS.generation, {
       taskQueue: CPU_TASK_QUEUE,
       workflowId: generationId,
-      args: [{ generationId, root: { kind: 'new', request: { model, prompt: 'count from two to five', seed: 0 } }, stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY } satisfies GenerationWorkflowInput],
+      args: [
+        {
+          generationId,
+          root: { kind: 'new', request: { model, prompt: 'count from two to five', seed: 0 } },
+          stepsPerActivity: DEFAULT_STEPS_PER_ACTIVITY,
+        } satisfies GenerationWorkflowInput,
+      ],
       workflowExecutionTimeout: '5 minutes',
     })) as GenerationResult;
     demo = `${model}: "count from two to five" → "${result.final.text}" (${result.final.step} steps, ${result.final.imageClocks.length} images, ${Date.now() - t0} ms)`;

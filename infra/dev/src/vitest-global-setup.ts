@@ -16,7 +16,19 @@ declare module 'vitest' {
  * Test files that run workers get a namespace of their own: files run in parallel, and a worker
  * of one file must never pick up another file's tasks on the shared task-queue names.
  */
-export const TEST_NAMESPACES = ['test-smoke', 'test-generation', 'test-sdk', 'test-worker-process', 'test-api', 'test-api-input', 'test-scale', 'test-webhook', 'test-webhooks', 'test-cli', 'test-tls'] as const;
+export const TEST_NAMESPACES = [
+  'test-smoke',
+  'test-generation',
+  'test-sdk',
+  'test-worker-process',
+  'test-api',
+  'test-api-input',
+  'test-scale',
+  'test-webhook',
+  'test-webhooks',
+  'test-cli',
+  'test-tls',
+] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

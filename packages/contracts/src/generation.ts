@@ -16,7 +16,11 @@ export const samplerOverridesSchema = z
     imageGuidance: z.number().min(0).max(20),
     temperature: z.number().gt(0).max(10),
     topK: z.number().int().min(0).max(100_000),
-    seed: z.number().int().min(0).max(2 ** 32 - 1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
   })
   .partial()
   .strict();
@@ -25,7 +29,14 @@ export type SamplerOverrides = z.infer<typeof samplerOverridesSchema>;
 /** Refinement operations (DESIGN §2.4), applied to a checkpoint before sampling continues. */
 export const refineOpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('renoiseImage'), image: z.number().int().min(0).max(255), to: z.number().min(0).max(1) }).strict(),
-  z.object({ op: z.literal('deleteText'), start: z.number().int().min(0), end: z.number().int().min(0), reopenTo: z.number().min(0).max(1) }).strict(),
+  z
+    .object({
+      op: z.literal('deleteText'),
+      start: z.number().int().min(0),
+      end: z.number().int().min(0),
+      reopenTo: z.number().min(0).max(1),
+    })
+    .strict(),
   z.object({ op: z.literal('replacePrompt'), prompt: z.string().min(1).max(2000) }).strict(),
 ]);
 export type RefineOp = z.infer<typeof refineOpSchema>;
@@ -150,7 +161,12 @@ export const generationRequestSchema = z
     prompt: z.string().max(2000),
     /** Input images as base64-encoded PNG (the model's latent size, e.g. 28×28 grey). */
     images: z.array(z.string().min(1).max(400_000)).max(8).default([]),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0),
   })
   .extend(samplerOverridesSchema.omit({ seed: true }).shape)
   .strict();

@@ -80,7 +80,11 @@ describe('temporalConnectionFromEnv', () => {
   });
 
   it('TEMPORAL_TLS=false keeps an API key on a plaintext connection (e.g. behind a TLS-terminating sidecar)', () => {
-    expect(temporalConnectionFromEnv({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }).connection).toEqual({ address: '127.0.0.1:7233', tls: false, apiKey: 'k' });
+    expect(temporalConnectionFromEnv({ TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'k' }).connection).toEqual({
+      address: '127.0.0.1:7233',
+      tls: false,
+      apiKey: 'k',
+    });
   });
 
   it('empty variables count as unset (an optional Secret key rendered as "")', () => {
@@ -91,7 +95,10 @@ describe('temporalConnectionFromEnv', () => {
   });
 
   it('extra gRPC metadata, lowercased', () => {
-    expect(temporalConnectionFromEnv({ TEMPORAL_GRPC_METADATA: 'X-Tenant=oneflow, x-route = blue' }).connection.metadata).toEqual({ 'x-tenant': 'oneflow', 'x-route': 'blue' });
+    expect(temporalConnectionFromEnv({ TEMPORAL_GRPC_METADATA: 'X-Tenant=oneflow, x-route = blue' }).connection.metadata).toEqual({
+      'x-tenant': 'oneflow',
+      'x-route': 'blue',
+    });
   });
 
   it('a certificate without its key, and a key without its certificate, are typed errors', () => {
@@ -107,7 +114,9 @@ describe('temporalConnectionFromEnv', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(TemporalConfigError);
       const e = error as TemporalConfigError;
-      expect(e.issues).toEqual([{ variable: 'TEMPORAL_TLS_CERT_PATH', code: 'unreadable-file', message: `cannot read ${missing} (ENOENT)` }]);
+      expect(e.issues).toEqual([
+        { variable: 'TEMPORAL_TLS_CERT_PATH', code: 'unreadable-file', message: `cannot read ${missing} (ENOENT)` },
+      ]);
       expect(e.message).toContain('TEMPORAL_TLS_CERT_PATH: cannot read');
     }
   });
@@ -117,7 +126,9 @@ describe('temporalConnectionFromEnv', () => {
       { code: 'not-pem', variable: 'TEMPORAL_TLS_CERT' },
       { code: 'not-pem', variable: 'TEMPORAL_TLS_KEY' },
     ]);
-    expect(issues({ TEMPORAL_TLS_CA_PATH: file('ca.txt', 'not a certificate') })).toEqual([{ code: 'not-pem', variable: 'TEMPORAL_TLS_CA_PATH' }]);
+    expect(issues({ TEMPORAL_TLS_CA_PATH: file('ca.txt', 'not a certificate') })).toEqual([
+      { code: 'not-pem', variable: 'TEMPORAL_TLS_CA_PATH' },
+    ]);
   });
 
   it('reports every problem at once: both forms of one PEM, TLS off with TLS settings, bad flags and metadata', () => {
@@ -135,6 +146,8 @@ describe('temporalConnectionFromEnv', () => {
       { code: 'bad-metadata', variable: 'TEMPORAL_GRPC_METADATA' },
     ]);
     expect(issues({ TEMPORAL_TLS: 'maybe' })).toEqual([{ code: 'invalid', variable: 'TEMPORAL_TLS' }]);
-    expect(issues({ TEMPORAL_API_KEY: 'k', TEMPORAL_GRPC_METADATA: 'authorization=Bearer x' })).toEqual([{ code: 'bad-metadata', variable: 'TEMPORAL_GRPC_METADATA' }]);
+    expect(issues({ TEMPORAL_API_KEY: 'k', TEMPORAL_GRPC_METADATA: 'authorization=Bearer x' })).toEqual([
+      { code: 'bad-metadata', variable: 'TEMPORAL_GRPC_METADATA' },
+    ]);
   });
 });

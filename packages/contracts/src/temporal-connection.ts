@@ -51,14 +51,7 @@ export type TemporalConnectionEnv = z.infer<typeof temporalConnectionEnvSchema>;
 
 /** What went wrong, per variable; `code` is stable for tests and tooling. */
 export type TemporalConfigIssueCode =
-  | 'invalid'
-  | 'cert-without-key'
-  | 'key-without-cert'
-  | 'inline-and-path'
-  | 'unreadable-file'
-  | 'not-pem'
-  | 'tls-disabled'
-  | 'bad-metadata';
+  'invalid' | 'cert-without-key' | 'key-without-cert' | 'inline-and-path' | 'unreadable-file' | 'not-pem' | 'tls-disabled' | 'bad-metadata';
 export interface TemporalConfigIssue {
   variable: string;
   code: TemporalConfigIssueCode;
@@ -97,7 +90,15 @@ export interface TemporalConnectionSettings {
   namespace: string;
   connection: TemporalConnectionOptions;
   /** For logs: what is configured, never a secret. */
-  summary: { address: string; namespace: string; tls: boolean; mtls: boolean; apiKey: boolean; serverName: string | null; metadata: string[] };
+  summary: {
+    address: string;
+    namespace: string;
+    tls: boolean;
+    mtls: boolean;
+    apiKey: boolean;
+    serverName: string | null;
+    metadata: string[];
+  };
 }
 
 const CERT_PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
@@ -166,7 +167,11 @@ export function temporalConnectionFromEnv(
     if (kind === 'CA' && text.trim() === '') return undefined;
     const { pattern, what } = PEM_KIND[kind];
     if (!pattern.test(text)) {
-      issues.push({ variable, code: 'not-pem', message: `expected ${what}${file !== undefined && inline === undefined ? ` in ${file}` : ''}` });
+      issues.push({
+        variable,
+        code: 'not-pem',
+        message: `expected ${what}${file !== undefined && inline === undefined ? ` in ${file}` : ''}`,
+      });
       return undefined;
     }
     return Buffer.from(text, 'utf8');
@@ -175,33 +180,60 @@ export function temporalConnectionFromEnv(
   const hasCert = e.TEMPORAL_TLS_CERT !== undefined || e.TEMPORAL_TLS_CERT_PATH !== undefined;
   const hasKey = e.TEMPORAL_TLS_KEY !== undefined || e.TEMPORAL_TLS_KEY_PATH !== undefined;
   if (hasCert && !hasKey) {
-    issues.push({ variable: 'TEMPORAL_TLS_KEY', code: 'cert-without-key', message: 'a client certificate is set (TEMPORAL_TLS_CERT[_PATH]) but not its key: set TEMPORAL_TLS_KEY or TEMPORAL_TLS_KEY_PATH' });
+    issues.push({
+      variable: 'TEMPORAL_TLS_KEY',
+      code: 'cert-without-key',
+      message: 'a client certificate is set (TEMPORAL_TLS_CERT[_PATH]) but not its key: set TEMPORAL_TLS_KEY or TEMPORAL_TLS_KEY_PATH',
+    });
   }
   if (hasKey && !hasCert) {
-    issues.push({ variable: 'TEMPORAL_TLS_CERT', code: 'key-without-cert', message: 'a client key is set (TEMPORAL_TLS_KEY[_PATH]) but not its certificate: set TEMPORAL_TLS_CERT or TEMPORAL_TLS_CERT_PATH' });
+    issues.push({
+      variable: 'TEMPORAL_TLS_CERT',
+      code: 'key-without-cert',
+      message: 'a client key is set (TEMPORAL_TLS_KEY[_PATH]) but not its certificate: set TEMPORAL_TLS_CERT or TEMPORAL_TLS_CERT_PATH',
+    });
   }
   const crt = pem('CERT');
   const key = pem('KEY');
   const ca = pem('CA');
 
-  const tlsMaterial = hasCert || hasKey || e.TEMPORAL_TLS_CA !== undefined || e.TEMPORAL_TLS_CA_PATH !== undefined || e.TEMPORAL_TLS_SERVER_NAME !== undefined;
+  const tlsMaterial =
+    hasCert ||
+    hasKey ||
+    e.TEMPORAL_TLS_CA !== undefined ||
+    e.TEMPORAL_TLS_CA_PATH !== undefined ||
+    e.TEMPORAL_TLS_SERVER_NAME !== undefined;
   if (e.TEMPORAL_TLS === false && tlsMaterial) {
-    issues.push({ variable: 'TEMPORAL_TLS', code: 'tls-disabled', message: 'TEMPORAL_TLS=false, but TLS settings (TEMPORAL_TLS_CERT/KEY/CA/SERVER_NAME) are given: remove them or enable TLS' });
+    issues.push({
+      variable: 'TEMPORAL_TLS',
+      code: 'tls-disabled',
+      message: 'TEMPORAL_TLS=false, but TLS settings (TEMPORAL_TLS_CERT/KEY/CA/SERVER_NAME) are given: remove them or enable TLS',
+    });
   }
 
   let metadata: Record<string, string> | undefined;
   if (e.TEMPORAL_GRPC_METADATA !== undefined) {
     metadata = {};
-    for (const pair of e.TEMPORAL_GRPC_METADATA.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const pair of e.TEMPORAL_GRPC_METADATA.split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const eq = pair.indexOf('=');
       const name = eq > 0 ? pair.slice(0, eq).trim().toLowerCase() : '';
       // gRPC header names: lowercase token characters; `authorization` belongs to TEMPORAL_API_KEY.
       if (!/^[0-9a-z_.-]+$/.test(name) || name.startsWith('grpc-')) {
-        issues.push({ variable: 'TEMPORAL_GRPC_METADATA', code: 'bad-metadata', message: `expected name=value pairs separated by commas, got "${pair.split('=')[0] ?? ''}=…"` });
+        issues.push({
+          variable: 'TEMPORAL_GRPC_METADATA',
+          code: 'bad-metadata',
+          message: `expected name=value pairs separated by commas, got "${pair.split('=')[0] ?? ''}=…"`,
+        });
         continue;
       }
       if (name === 'authorization' && e.TEMPORAL_API_KEY !== undefined) {
-        issues.push({ variable: 'TEMPORAL_GRPC_METADATA', code: 'bad-metadata', message: 'an authorization header and TEMPORAL_API_KEY are both set: use one' });
+        issues.push({
+          variable: 'TEMPORAL_GRPC_METADATA',
+          code: 'bad-metadata',
+          message: 'an authorization header and TEMPORAL_API_KEY are both set: use one',
+        });
         continue;
       }
       metadata[name] = pair.slice(eq + 1).trim();
@@ -255,7 +287,9 @@ export function serviceConfigOrExit<S extends z.ZodType>(
 ): { env: z.infer<S>; temporal: TemporalConnectionSettings } {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    console.error(`${program}: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    console.error(
+      `${program}: invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
     process.exit(2);
   }
   try {

@@ -43,6 +43,7 @@ describe('webhookSchema', () => {
       { url: 'https://example.com/', events: [] },
       { url: 'https://example.com/', events: ['generation.started'] },
       { url: 'https://example.com/', secret: 'x' },
-    ]) expect(webhookSchema.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
+    ])
+      expect(webhookSchema.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
   });
 });

@@ -97,7 +97,10 @@ export const webhookSecretSchema = z
  * `webhookSecret` of API-key file entries. The API (to refuse a webhook it could not sign) and the
  * worker (to sign) read the same configuration; a tenant with two different secrets is an error.
  */
-export function webhookSecretsFromConfig(inline: string | undefined, keyFileEntries: readonly { tenant: string; webhookSecret?: string | undefined }[] = []): Map<string, string> {
+export function webhookSecretsFromConfig(
+  inline: string | undefined,
+  keyFileEntries: readonly { tenant: string; webhookSecret?: string | undefined }[] = [],
+): Map<string, string> {
   const out = new Map<string, string>();
   const add = (tenant: string, secret: string, where: string) => {
     const s = webhookSecretSchema.safeParse(secret);
@@ -106,7 +109,10 @@ export function webhookSecretsFromConfig(inline: string | undefined, keyFileEntr
     if (seen !== undefined && seen !== secret) throw new Error(`${where}: tenant ${tenant} has two different webhook secrets`);
     out.set(tenant, secret);
   };
-  for (const item of (inline ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const item of (inline ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const i = item.indexOf(':');
     if (i <= 0) throw new Error('ONEFLOW_WEBHOOK_SECRETS: expected tenant:whsec_…');
     add(item.slice(0, i), item.slice(i + 1), 'ONEFLOW_WEBHOOK_SECRETS');

@@ -28,7 +28,11 @@ export function canonicalShape(row: BatchRow, multiple: number): { length: numbe
  *   (1 for padding), `image_pos` int64 `[B, M]` (position of the row's j-th `<image>` token, 0 for
  *   padding), `image_mask` bool `[B, M]`; M ≥ 1 even when no row has an image.
  */
-export function pack(rows: readonly BatchRow[], shape: { length?: number; images?: number } = {}, pad = 0): Record<(typeof INPUT_NAMES)[number], NamedTensor> {
+export function pack(
+  rows: readonly BatchRow[],
+  shape: { length?: number; images?: number } = {},
+  pad = 0,
+): Record<(typeof INPUT_NAMES)[number], NamedTensor> {
   const first = rows[0];
   if (first === undefined) throw new RangeError('pack needs at least one state');
   const [c, h, w] = first.spec.latentShape;

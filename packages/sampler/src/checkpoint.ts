@@ -132,7 +132,10 @@ class Reader {
   }
   private take(n: number, what: string): number {
     if (this.pos + n > this.buf.length) {
-      throw new CheckpointError('truncated', `checkpoint truncated reading ${what}: needs ${n} bytes at offset ${this.pos}, blob has ${this.buf.length}`);
+      throw new CheckpointError(
+        'truncated',
+        `checkpoint truncated reading ${what}: needs ${n} bytes at offset ${this.pos}, blob has ${this.buf.length}`,
+      );
     }
     const at = this.pos;
     this.pos += n;
@@ -219,7 +222,8 @@ export function encodeCheckpoint({ state: s, parent }: Checkpoint): EncodedCheck
   const size = latentSize(spec);
   w.u32(s.images.length);
   for (const [j, im] of s.images.entries()) {
-    if (im.latent.length !== size) throw new RangeError(`image ${j}: latent has ${im.latent.length} values, expected ${size} [${spec.latentShape.join(', ')}]`);
+    if (im.latent.length !== size)
+      throw new RangeError(`image ${j}: latent has ${im.latent.length} values, expected ${size} [${spec.latentShape.join(', ')}]`);
     w.f64(im.t);
     w.f32s(im.latent);
   }
@@ -236,17 +240,22 @@ export function encodeCheckpoint({ state: s, parent }: Checkpoint): EncodedCheck
  * the state's invariants; anything wrong throws {@link CheckpointError}, never returns a bad state.
  */
 export function decodeCheckpoint(bytes: Uint8Array, expectedId?: string): Checkpoint & { id: string } {
-  if (bytes.length < 32 + 8) throw new CheckpointError('truncated', `checkpoint truncated: ${bytes.length} bytes is shorter than header + hash (40)`);
+  if (bytes.length < 32 + 8)
+    throw new CheckpointError('truncated', `checkpoint truncated: ${bytes.length} bytes is shorter than header + hash (40)`);
   const r0 = new Reader(bytes);
   const magic = r0.u32('magic');
-  if (magic !== MAGIC) throw new CheckpointError('bad-magic', `not a checkpoint: magic 0x${magic.toString(16)}, expected 0x${MAGIC.toString(16)} ("OFCK")`);
+  if (magic !== MAGIC)
+    throw new CheckpointError('bad-magic', `not a checkpoint: magic 0x${magic.toString(16)}, expected 0x${MAGIC.toString(16)} ("OFCK")`);
   const version = r0.u16('version');
-  if (!READABLE_VERSIONS.includes(version)) throw new CheckpointError('unsupported-version', `checkpoint version ${version}, this build reads ${READABLE_VERSIONS.join(', ')}`);
+  if (!READABLE_VERSIONS.includes(version))
+    throw new CheckpointError('unsupported-version', `checkpoint version ${version}, this build reads ${READABLE_VERSIONS.join(', ')}`);
   const body = bytes.subarray(0, bytes.length - 32);
   const trailer = Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex');
   const id = sha256Hex(body);
-  if (id !== trailer) throw new CheckpointError('hash-mismatch', `checkpoint corrupt or truncated: SHA-256 of body ${id} != stored ${trailer}`);
-  if (expectedId !== undefined && expectedId !== id) throw new CheckpointError('id-mismatch', `checkpoint id ${id} is not the requested ${expectedId}`);
+  if (id !== trailer)
+    throw new CheckpointError('hash-mismatch', `checkpoint corrupt or truncated: SHA-256 of body ${id} != stored ${trailer}`);
+  if (expectedId !== undefined && expectedId !== id)
+    throw new CheckpointError('id-mismatch', `checkpoint id ${id} is not the requested ${expectedId}`);
 
   const r = new Reader(body);
   r.u32('magic');
@@ -255,7 +264,8 @@ export function decodeCheckpoint(bytes: Uint8Array, expectedId?: string): Checkp
   if (flags !== 0) throw new CheckpointError('invalid', `checkpoint flags ${flags}, expected 0`);
   const hasParent = r.u8('parent flag');
   const parentHex = r.hex('parent');
-  if (hasParent === 0 && parentHex !== '0'.repeat(64)) throw new CheckpointError('invalid', `checkpoint has no parent but parent bytes ${parentHex}`);
+  if (hasParent === 0 && parentHex !== '0'.repeat(64))
+    throw new CheckpointError('invalid', `checkpoint has no parent but parent bytes ${parentHex}`);
   const name = r.str('model name');
   const sha = r.hex('model sha256');
   const [vocabSize, bos, sep, image] = [r.u32('vocabSize'), r.u32('bos'), r.u32('sep'), r.u32('image')];
@@ -287,10 +297,12 @@ export function decodeCheckpoint(bytes: Uint8Array, expectedId?: string): Checkp
   const tokens = Array.from({ length: n }, () => r.u32('tokens'));
   const m = r.u32('image count');
   const size = latentShape[0] * latentShape[1] * latentShape[2];
-  if (m * (8 + 4 * size) > body.length) throw new CheckpointError('invalid', `image count ${m} × ${size} values exceeds blob size ${body.length}`);
+  if (m * (8 + 4 * size) > body.length)
+    throw new CheckpointError('invalid', `image count ${m} × ${size} values exceeds blob size ${body.length}`);
   const images: ImageSlot[] = [];
   for (let j = 0; j < m; j++) images.push({ t: r.f64('image t'), latent: r.f32s(size, 'latent') });
-  if (r.offset !== body.length) throw new CheckpointError('invalid', `checkpoint has ${body.length - r.offset} trailing bytes after the state`);
+  if (r.offset !== body.length)
+    throw new CheckpointError('invalid', `checkpoint has ${body.length - r.offset} trailing bytes after the state`);
 
   const state: SamplerState = { spec, params, seed, rng, tokens, promptLen, images, tText, capped: capped === 1, step };
   const problem = stateProblem(state) ?? (hasParent > 1 ? `parent flag ${hasParent}` : capped > 1 ? `capped flag ${capped}` : undefined);
@@ -309,7 +321,8 @@ export function stateProblem(s: SamplerState): string | undefined {
   const ids = [spec.bos, spec.sep, spec.image, ...spec.neverInsert];
   if (ids.some((x) => x >= spec.vocabSize)) return `special token ids [${ids.join(', ')}] not below vocabSize ${spec.vocabSize}`;
   if (s.promptLen < 2 || s.promptLen > s.tokens.length) return `promptLen ${s.promptLen} not in [2, ${s.tokens.length}]`;
-  if (s.tokens[0] !== spec.bos || s.tokens[s.promptLen - 1] !== spec.sep) return `tokens must be <bos> … <sep> …, got [${s.tokens.slice(0, s.promptLen).join(', ')}]`;
+  if (s.tokens[0] !== spec.bos || s.tokens[s.promptLen - 1] !== spec.sep)
+    return `tokens must be <bos> … <sep> …, got [${s.tokens.slice(0, s.promptLen).join(', ')}]`;
   const bad = s.tokens.findIndex((x) => x >= spec.vocabSize);
   if (bad >= 0) return `token ${s.tokens[bad]} at ${bad} not below vocabSize ${spec.vocabSize}`;
   const nImg = s.tokens.filter((x) => x === spec.image).length;

@@ -34,7 +34,8 @@ async function run(args: string[], tty = false) {
 describe('oneflow generate', () => {
   it('writes result.json, timings.json, the final checkpoint and one PNG per image; byte-identical when repeated', async () => {
     const dirs = [await mkdtemp(join(tmpdir(), 'oneflow-a-')), await mkdtemp(join(tmpdir(), 'oneflow-b-'))];
-    for (const d of dirs) expect((await run(['--prompt', 'count from two to five', '--seed', '1', '--steps', '8', '--out', d])).code).toBe(0);
+    for (const d of dirs)
+      expect((await run(['--prompt', 'count from two to five', '--seed', '1', '--steps', '8', '--out', d])).code).toBe(0);
     const [a, b] = dirs as [string, string];
     const result = JSON.parse(await readFile(join(a, 'result.json'), 'utf8')) as GenerateResult;
     expect(result.model.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -44,7 +45,8 @@ describe('oneflow generate', () => {
     expect(result.images.length).toBeGreaterThan(0); // the tiny fixture model inserts images often
     const files = (await readdir(a)).sort();
     expect(files).toEqual(['final.ckpt', ...result.images, 'result.json', 'timings.json'].sort());
-    for (const f of files.filter((x) => x !== 'timings.json')) expect((await readFile(join(a, f))).equals(await readFile(join(b, f))), f).toBe(true);
+    for (const f of files.filter((x) => x !== 'timings.json'))
+      expect((await readFile(join(a, f))).equals(await readFile(join(b, f))), f).toBe(true);
     const png = PNG.sync.read(await readFile(join(a, result.images[0]!)));
     expect([png.width, png.height]).toEqual([28, 28]);
     const ckpt = decodeCheckpoint(await readFile(join(a, 'final.ckpt')), result.checkpoint);

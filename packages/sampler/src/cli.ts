@@ -94,7 +94,12 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
   const overrides: { -readonly [K in keyof SamplerParams]?: SamplerParams[K] } = {};
   const steps = num('steps', values.steps, (x) => int(x) && x >= 1 && x <= 10_000, 'an integer in [1, 10000]');
   const guidance = num('guidance', values.guidance, (x) => Number.isFinite(x) && x >= -10 && x <= 50, 'a number in [-10, 50]');
-  const imageGuidance = num('image-guidance', values['image-guidance'], (x) => Number.isFinite(x) && x >= -10 && x <= 50, 'a number in [-10, 50]');
+  const imageGuidance = num(
+    'image-guidance',
+    values['image-guidance'],
+    (x) => Number.isFinite(x) && x >= -10 && x <= 50,
+    'a number in [-10, 50]',
+  );
   const temperature = num('temperature', values.temperature, (x) => Number.isFinite(x) && x > 0 && x <= 100, 'a number in (0, 100]');
   const topK = num('top-k', values['top-k'], (x) => int(x) && x >= 0, 'an integer ≥ 0');
   if (steps !== undefined) overrides.steps = steps;
@@ -109,7 +114,8 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
   const images = (values.image ?? []).map((f) => resolve(cwd, f));
   for (const f of images) if (!existsSync(f)) throw new UsageError(`--image ${f}: no such file`);
   const provider = values.provider;
-  if (provider !== undefined && provider !== 'cpu' && provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
+  if (provider !== undefined && provider !== 'cpu' && provider !== 'cuda')
+    throw new UsageError(`--provider must be cpu or cuda, got ${JSON.stringify(provider)}`);
   return {
     prompt: values.prompt,
     images,
@@ -162,8 +168,10 @@ async function prepare(a: GenerateArgs): Promise<{ model: LoadedModelConfig; ini
   const tok = Tokenizer.fromConfig(model.config);
   try {
     const items = tok.prompt(a.prompt, images);
-    if (items.length + 2 >= params.maxLen) throw new UsageError(`prompt has ${items.length} tokens; the model's cap is ${params.maxLen} including <bos>, <sep> and the answer`);
-    if (images.length > params.maxImages) throw new UsageError(`${images.length} input images; the model takes at most ${params.maxImages}`);
+    if (items.length + 2 >= params.maxLen)
+      throw new UsageError(`prompt has ${items.length} tokens; the model's cap is ${params.maxLen} including <bos>, <sep> and the answer`);
+    if (images.length > params.maxImages)
+      throw new UsageError(`${images.length} input images; the model takes at most ${params.maxImages}`);
     return { model, tok, init: initState(items, params, model.spec, a.seed) };
   } catch (e) {
     if (e instanceof TokenizeError) throw new UsageError(`--prompt: ${e.message}`);
@@ -226,7 +234,10 @@ class Progress {
 export async function generateCommand(argv: string[], io: CliIo): Promise<number> {
   const a = parseGenerateArgs(argv, io.cwd);
   const { model, init, tok } = await prepare(a);
-  const runner = await ModelRunner.start(model, { threads: a.threads, ...(a.provider !== undefined ? { executionProvider: a.provider } : {}) });
+  const runner = await ModelRunner.start(model, {
+    threads: a.threads,
+    ...(a.provider !== undefined ? { executionProvider: a.provider } : {}),
+  });
   try {
     const live = !a.json && io.stdout.isTTY === true;
     const progress = new Progress(io.stdout, tok);
@@ -256,10 +267,23 @@ export async function generateCommand(argv: string[], io: CliIo): Promise<number
     const perStep = timings.steps > 0 ? timings.totalMs / timings.steps : 0;
     await writeFile(
       join(a.out, 'timings.json'),
-      JSON.stringify({ ...timings, perStepMs: perStep, hostShare: timings.hostMs / Math.max(1e-9, timings.modelMs), runner: runner.stats, threads: a.threads }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          ...timings,
+          perStepMs: perStep,
+          hostShare: timings.hostMs / Math.max(1e-9, timings.modelMs),
+          runner: runner.stats,
+          threads: a.threads,
+        },
+        null,
+        2,
+      ) + '\n',
     );
     if (a.json) io.stdout.write(json);
-    else io.stdout.write(`${result.text}\n${files.length} image(s), ${state.step} steps, ${(timings.totalMs / 1000).toFixed(2)} s → ${a.out}\n`);
+    else
+      io.stdout.write(
+        `${result.text}\n${files.length} image(s), ${state.step} steps, ${(timings.totalMs / 1000).toFixed(2)} s → ${a.out}\n`,
+      );
     return 0;
   } finally {
     await runner.close();

@@ -50,7 +50,8 @@ export interface LoadedModelConfig {
 export function specFromConfig(c: ModelConfig): ModelSpec {
   const v = c.vocab.length;
   const ids = [...Object.values(c.special_tokens), ...c.never_insert];
-  if (ids.some((x) => x >= v)) throw new Error(`config ${c.name}: special token ids [${ids.join(', ')}] must be below the vocabulary size ${v}`);
+  if (ids.some((x) => x >= v))
+    throw new Error(`config ${c.name}: special token ids [${ids.join(', ')}] must be below the vocabulary size ${v}`);
   return {
     name: c.name,
     sha256: c.onnx_sha256,
@@ -73,7 +74,15 @@ export function parseModelConfig(json: unknown, dir: string): LoadedModelConfig 
     config,
     spec: specFromConfig(config),
     onnxPath: join(dir, config.onnx_file),
-    defaults: { steps: d.steps, guidance: d.w, imageGuidance: d.w_image, temperature: d.temperature, topK: d.top_k, maxLen: config.max_tokens, maxImages: config.max_images },
+    defaults: {
+      steps: d.steps,
+      guidance: d.w,
+      imageGuidance: d.w_image,
+      temperature: d.temperature,
+      topK: d.top_k,
+      maxLen: config.max_tokens,
+      maxImages: config.max_images,
+    },
   };
 }
 
@@ -119,7 +128,12 @@ export function stateFromSpec(r: GenerationSpec, model: Pick<LoadedModelConfig, 
  * every directory under `root` that has a config.json.
  */
 export function modelDirs(models: string | undefined, root = resolve('models')): string[] {
-  if (models) return models.split(',').map((d) => d.trim()).filter(Boolean).map((d) => resolve(d));
+  if (models)
+    return models
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map((d) => resolve(d));
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .map((name) => join(root, name))

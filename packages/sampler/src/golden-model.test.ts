@@ -33,7 +33,15 @@ type JOutputs = Record<'pi_logit' | 'log_lambda' | 'q_logprobs' | 'velocity', nu
 type JParams = { steps: number; w: number; w_image?: number; temperature: number; top_k: number; max_len: number; max_images: number };
 
 const read = <T>(f: string) => JSON.parse(readFileSync(golden + f, 'utf8')) as T;
-const params = (p: JParams): SamplerParams => ({ steps: p.steps, guidance: p.w, imageGuidance: p.w_image ?? 1, temperature: p.temperature, topK: p.top_k, maxLen: p.max_len, maxImages: p.max_images });
+const params = (p: JParams): SamplerParams => ({
+  steps: p.steps,
+  guidance: p.w,
+  imageGuidance: p.w_image ?? 1,
+  temperature: p.temperature,
+  topK: p.top_k,
+  maxLen: p.max_len,
+  maxImages: p.max_images,
+});
 const state = (s: JState, spec: ModelSpec, prm: SamplerParams): SamplerState => ({
   spec,
   params: prm,
@@ -52,7 +60,13 @@ const outputs = (o: JOutputs): StateOutputs => ({
   qLogprobs: Float32Array.from(o.q_logprobs),
   velocity: Float32Array.from(o.velocity),
 });
-const plain = (s: SamplerState) => ({ tokens: [...s.tokens], prompt_len: s.promptLen, t_text: s.tText, capped: s.capped, images: s.images.map((im) => ({ t: im.t, latent: Array.from(im.latent) })) });
+const plain = (s: SamplerState) => ({
+  tokens: [...s.tokens],
+  prompt_len: s.promptLen,
+  t_text: s.tText,
+  capped: s.capped,
+  images: s.images.map((im) => ({ t: im.t, latent: Array.from(im.latent) })),
+});
 const plainJ = (s: JState) => ({ ...s, images: s.images.map((im) => ({ t: im.t, latent: Array.from(Float32Array.from(im.latent)) })) });
 
 function tensor(a: JArray): NamedTensor {
@@ -89,12 +103,29 @@ describe.skipIf(!has('forward.json'))('golden forward (shipped model): onnxrunti
 
 describe.skipIf(!has('steps.json'))('golden steps (shipped model): fixed state + outputs + draws → next state, exactly', async () => {
   const m = has('steps.json') ? await loadModelConfig(dir) : undefined;
-  const g = has('steps.json') ? read<{ cases: { name: string; params: JParams; state: JState; outputs_cond: JOutputs; outputs_uncond: JOutputs | null; outputs_text_free?: JOutputs | null; draws: { uniforms: number[]; normals: number[] }; expected: JState }[] }>('steps.json') : { cases: [] };
+  const g = has('steps.json')
+    ? read<{
+        cases: {
+          name: string;
+          params: JParams;
+          state: JState;
+          outputs_cond: JOutputs;
+          outputs_uncond: JOutputs | null;
+          outputs_text_free?: JOutputs | null;
+          draws: { uniforms: number[]; normals: number[] };
+          expected: JState;
+        }[];
+      }>('steps.json')
+    : { cases: [] };
   for (const c of g.cases) {
     it(c.name, () => {
       const prm = params(c.params);
       const draws = new RecordedDraws(c.draws.uniforms, c.draws.normals);
-      const out = { cond: outputs(c.outputs_cond), ...(c.outputs_uncond ? { uncond: outputs(c.outputs_uncond) } : {}), ...(c.outputs_text_free ? { textFree: outputs(c.outputs_text_free) } : {}) };
+      const out = {
+        cond: outputs(c.outputs_cond),
+        ...(c.outputs_uncond ? { uncond: outputs(c.outputs_uncond) } : {}),
+        ...(c.outputs_text_free ? { textFree: outputs(c.outputs_text_free) } : {}),
+      };
       const next = step(state(c.state, m!.spec, prm), out, prm, draws);
       expect(draws.used).toEqual([c.draws.uniforms.length, c.draws.normals.length]);
       expect(plain(next)).toEqual(plainJ(c.expected));
@@ -105,7 +136,16 @@ describe.skipIf(!has('steps.json'))('golden steps (shipped model): fixed state +
 describe.skipIf(!has('trajectory.json'))('golden trajectory (shipped model, in the loop, through the worker-thread runner)', () => {
   it('reproduces the tokens exactly and the latents within the tolerance', async () => {
     const m = await loadModelConfig(dir);
-    const g = read<{ model_sha256: string; params: JParams; initial: JState; draws: { uniforms: number[]; normals: number[] }; steps_taken: number; final_tokens: number[]; final_latents: number[][]; latent_tolerance: number }>('trajectory.json');
+    const g = read<{
+      model_sha256: string;
+      params: JParams;
+      initial: JState;
+      draws: { uniforms: number[]; normals: number[] };
+      steps_taken: number;
+      final_tokens: number[];
+      final_latents: number[][];
+      latent_tolerance: number;
+    }>('trajectory.json');
     expect(g.model_sha256, 'trajectory.json was made with another model.onnx').toBe(m.config.onnx_sha256);
     const prm = params(g.params);
     let s = state(g.initial, m.spec, prm);

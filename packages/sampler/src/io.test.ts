@@ -37,7 +37,7 @@ describe('tokenizer', () => {
     const t = Tokenizer.fromConfig(config);
     const ids = t.encode('What is this?');
     expect(t.decode(ids)).toBe('what is this ?');
-    expect(t.decode(t.encode("count from two to five , please"))).toBe('count from two to five , please');
+    expect(t.decode(t.encode('count from two to five , please'))).toBe('count from two to five , please');
     expect(t.encode('t-shirt')).toHaveLength(1);
     expect(() => t.encode('draw a unicorn')).toThrow(TokenizeError);
     expect(() => t.encode('draw a unicorn')).toThrow(/"unicorn"/);
@@ -70,7 +70,7 @@ describe('PNG', () => {
 
   it('reads colour PNGs of other sizes (luma, area resize)', () => {
     const src = new PNG({ width: 56, height: 56 });
-    for (let i = 0; i < 56 * 56; i++) src.data.set([255, 255, 255, (i % 56) < 28 ? 255 : 0], 4 * i);
+    for (let i = 0; i < 56 * 56; i++) src.data.set([255, 255, 255, i % 56 < 28 ? 255 : 0], 4 * i);
     const lat = pngToLatent(PNG.sync.write(src), [1, 28, 28]);
     expect(lat[0]).toBeCloseTo(1, 5); // left half white
     expect(lat[27]).toBeCloseTo(-1, 5); // right half transparent → black

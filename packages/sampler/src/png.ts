@@ -9,7 +9,8 @@ import { PNG } from 'pngjs';
 /** Latent `[1, H, W]` → 8-bit grayscale PNG bytes (deterministic). Values outside [-1, 1] are clipped. */
 export function latentToPng(latent: Float32Array, shape: readonly [number, number, number]): Buffer {
   const [c, h, w] = shape;
-  if (c !== 1 || latent.length !== h * w) throw new RangeError(`expected a latent [1, H, W] with ${h * w} values, got C=${c} and ${latent.length} values`);
+  if (c !== 1 || latent.length !== h * w)
+    throw new RangeError(`expected a latent [1, H, W] with ${h * w} values, got C=${c} and ${latent.length} values`);
   const png = new PNG({ width: w, height: h });
   for (let i = 0; i < h * w; i++) {
     const x = latent[i]!;

@@ -41,7 +41,7 @@ describe('refinement operations', () => {
     const d = deleteSpan(base, 5, 7); // "<image> 7"
     expect(d.tokens).toEqual([1, 5, 3, 2, 6, 3, 8]);
     expect(d.images).toEqual([base.images[0], base.images[2]]);
-    expect(d.tText).toBeCloseTo(1 * (5 - 2) / 5, 15);
+    expect(d.tText).toBeCloseTo((1 * (5 - 2)) / 5, 15);
     expect(d.capped).toBe(false);
     expect(deleteSpan(base, 4, 5, { tText: 0.5 }).tText).toBe(0.5);
     expect(() => deleteSpan(base, 2, 5)).toThrow(/inside the generated tokens \[4, 9\)/);
@@ -102,24 +102,31 @@ describe('seeded RNG', () => {
 describe('refinement operations keep states valid (property)', () => {
   it('every op on any state gives a state the codec accepts, with the prompt or generated part intact', () => {
     fc.assert(
-      fc.property(state, fc.nat(), fc.nat(), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat({ max: 0xffff_ffff }), (s, a, b, to, seed) => {
-        const gen = s.tokens.length - s.promptLen;
-        const out: SamplerState[] = [withSeed(s, seed), withParams(s, { guidance: 2.5 }), replacePrompt(s, [4, 5])];
-        const own = s.images.length - s.tokens.slice(0, s.promptLen).filter((t) => t === s.spec.image).length;
-        if (own > 0) out.push(renoiseImage(s, s.images.length - 1 - (a % own), to));
-        if (gen > 0) {
-          const start = s.promptLen + (a % gen);
-          const end = start + 1 + (b % (s.tokens.length - start));
-          const d = deleteSpan(s, start, end);
-          expect(d.tokens.slice(0, s.promptLen)).toEqual(s.tokens.slice(0, s.promptLen));
-          expect(d.tText).toBeLessThanOrEqual(s.tText);
-          out.push(d);
-        }
-        for (const r of out) {
-          expect(stateProblem(r)).toBeUndefined();
-          expect(decodeCheckpoint(encodeCheckpoint({ state: r, parent: null }).bytes).state).toEqual(r);
-        }
-      }),
+      fc.property(
+        state,
+        fc.nat(),
+        fc.nat(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.nat({ max: 0xffff_ffff }),
+        (s, a, b, to, seed) => {
+          const gen = s.tokens.length - s.promptLen;
+          const out: SamplerState[] = [withSeed(s, seed), withParams(s, { guidance: 2.5 }), replacePrompt(s, [4, 5])];
+          const own = s.images.length - s.tokens.slice(0, s.promptLen).filter((t) => t === s.spec.image).length;
+          if (own > 0) out.push(renoiseImage(s, s.images.length - 1 - (a % own), to));
+          if (gen > 0) {
+            const start = s.promptLen + (a % gen);
+            const end = start + 1 + (b % (s.tokens.length - start));
+            const d = deleteSpan(s, start, end);
+            expect(d.tokens.slice(0, s.promptLen)).toEqual(s.tokens.slice(0, s.promptLen));
+            expect(d.tText).toBeLessThanOrEqual(s.tText);
+            out.push(d);
+          }
+          for (const r of out) {
+            expect(stateProblem(r)).toBeUndefined();
+            expect(decodeCheckpoint(encodeCheckpoint({ state: r, parent: null }).bytes).state).toEqual(r);
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });

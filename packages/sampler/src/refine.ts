@@ -1,5 +1,14 @@
 import { type Draws, SeededDraws, rngStateFromSeed } from './rng.js';
-import { type ImageSlot, type PromptItem, type SamplerParams, type SamplerState, initState, latentSize, promptImageCount, validateParams } from './state.js';
+import {
+  type ImageSlot,
+  type PromptItem,
+  type SamplerParams,
+  type SamplerState,
+  initState,
+  latentSize,
+  promptImageCount,
+  validateParams,
+} from './state.js';
 
 /**
  * Refinement operations (DESIGN §2.4): pure functions from a state to the root state of a new
@@ -33,7 +42,9 @@ export function renoiseImage(state: SamplerState, j: number, s: number, rng: Dra
 export function deleteSpan(state: SamplerState, start: number, end: number, opts: { tText?: number } = {}): SamplerState {
   const n = state.tokens.length;
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < state.promptLen || end > n || start >= end) {
-    throw new RangeError(`span [${start}, ${end}) must be a non-empty integer range inside the generated tokens [${state.promptLen}, ${n})`);
+    throw new RangeError(
+      `span [${start}, ${end}) must be a non-empty integer range inside the generated tokens [${state.promptLen}, ${n})`,
+    );
   }
   const imageAt = (i: number) => state.tokens.slice(0, i).filter((x) => x === state.spec.image).length;
   const images = [...state.images.slice(0, imageAt(start)), ...state.images.slice(imageAt(end))];
@@ -71,7 +82,14 @@ export function withSeed(state: SamplerState, seed: number): SamplerState {
 
 /** A branch's change to its root checkpoint: sampler overrides and at most one refinement (DESIGN §2.4). */
 export interface BranchChange {
-  overrides?: { steps?: number | undefined; guidance?: number | undefined; imageGuidance?: number | undefined; temperature?: number | undefined; topK?: number | undefined; seed?: number | undefined };
+  overrides?: {
+    steps?: number | undefined;
+    guidance?: number | undefined;
+    imageGuidance?: number | undefined;
+    temperature?: number | undefined;
+    topK?: number | undefined;
+    seed?: number | undefined;
+  };
   refine?:
     | { op: 'renoiseImage'; image: number; to: number }
     | { op: 'deleteText'; start: number; end: number; reopenTo: number }
@@ -83,7 +101,11 @@ export interface BranchChange {
  * text into prompt items (the model's tokenizer). Throws `RangeError` / `TokenizeError` on input
  * that does not fit the state or the vocabulary.
  */
-export function applyBranchChange(state: SamplerState, change: BranchChange, prompt: (text: string) => readonly PromptItem[]): SamplerState {
+export function applyBranchChange(
+  state: SamplerState,
+  change: BranchChange,
+  prompt: (text: string) => readonly PromptItem[],
+): SamplerState {
   let s = state;
   const { seed, ...rest } = change.overrides ?? {};
   const params = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<SamplerParams>;

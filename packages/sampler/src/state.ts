@@ -91,7 +91,8 @@ export function initState(prompt: readonly PromptItem[], params: SamplerParams, 
       }
       tokens.push(item);
     } else {
-      if (item.length !== size) throw new RangeError(`prompt image must have ${size} values [${spec.latentShape.join(', ')}], got ${item.length}`);
+      if (item.length !== size)
+        throw new RangeError(`prompt image must have ${size} values [${spec.latentShape.join(', ')}], got ${item.length}`);
       tokens.push(spec.image);
       images.push({ latent: Float32Array.from(item), t: 1 });
     }

@@ -15,7 +15,11 @@ describe('step: golden vectors from training/sample.py (fixed state + outputs + 
       const params = paramsOf(c.params);
       const before = stateOf(c.before, spec, params);
       const draws = new RecordedDraws(f64(c.uniforms), f32(c.normals));
-      const out = { cond: outputsOf(c.cond), ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}), ...(c.text_free ? { textFree: outputsOf(c.text_free) } : {}) };
+      const out = {
+        cond: outputsOf(c.cond),
+        ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}),
+        ...(c.text_free ? { textFree: outputsOf(c.text_free) } : {}),
+      };
       const after = step(before, out, params, draws);
       expect(draws.used).toEqual([c.uniforms.shape[0], c.normals.shape[0]]);
       expect(plain(after)).toEqual(plainGolden(c.after));
@@ -30,12 +34,17 @@ describe('guidanceRows / stepOutputsOf', () => {
   const base = stateOf(c.before, spec, paramsOf(c.params));
   const o = outputsOf(c.cond);
   it('asks for the state, then the prompt-free twin (w ≠ 1), then the text-free twin (image denoising, w_image ≠ 1)', () => {
-    const rows = (guidance: number, imageGuidance: number) => guidanceRows({ ...base, params: { ...base.params, guidance, imageGuidance } });
+    const rows = (guidance: number, imageGuidance: number) =>
+      guidanceRows({ ...base, params: { ...base.params, guidance, imageGuidance } });
     expect(rows(1, 1).map((r) => r.promptLen)).toEqual([base.promptLen]);
     expect(rows(2, 1).map((r) => r.tokens)).toEqual([base.tokens, unconditional(base).tokens]);
     expect(rows(1, 3).map((r) => r.tokens)).toEqual([base.tokens, textFree(base).tokens]);
     expect(rows(2, 3)).toHaveLength(3);
-    const settled = { ...base, params: { ...base.params, guidance: 1, imageGuidance: 3 }, images: base.images.map((im) => ({ ...im, t: 1 })) };
+    const settled = {
+      ...base,
+      params: { ...base.params, guidance: 1, imageGuidance: 3 },
+      images: base.images.map((im) => ({ ...im, t: 1 })),
+    };
     expect(guidanceRows(settled)).toHaveLength(1); // no image left to denoise
   });
   it('maps outputs back in that order and refuses a wrong count', () => {

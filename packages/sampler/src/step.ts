@@ -1,6 +1,15 @@
 import { guidedLogLambda, guidedVelocity, pick, tokenDistribution } from './guidance.js';
 import { type Draws, SeededDraws } from './rng.js';
-import { type ImageSlot, type SamplerParams, type SamplerState, latentSize, needsTextFree, promptImageCount, textFree, unconditional } from './state.js';
+import {
+  type ImageSlot,
+  type SamplerParams,
+  type SamplerState,
+  latentSize,
+  needsTextFree,
+  promptImageCount,
+  textFree,
+  unconditional,
+} from './state.js';
 
 /**
  * Model outputs for ONE state (row b of a batch, unpadded), as in docs/model-contract.md.

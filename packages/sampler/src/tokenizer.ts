@@ -39,7 +39,9 @@ export class Tokenizer {
       }
       const id = this.ids.get(w);
       if (id === undefined) {
-        throw new TokenizeError(`word ${JSON.stringify(raw)} is not in the model's vocabulary (${this.vocab.length} words, e.g. ${this.vocab.slice(4, 12).join(', ')})`);
+        throw new TokenizeError(
+          `word ${JSON.stringify(raw)} is not in the model's vocabulary (${this.vocab.length} words, e.g. ${this.vocab.slice(4, 12).join(', ')})`,
+        );
       }
       out.push(id, ...tail);
     }

@@ -19,7 +19,15 @@ afterAll(async () => {
   await limited?.close();
 });
 
-const MUTATIONS = ['generations.create', 'generations.cancel', 'generations.resume', 'generations.branch', 'generations.refine', 'batches.create', 'batches.cancel'];
+const MUTATIONS = [
+  'generations.create',
+  'generations.cancel',
+  'generations.resume',
+  'generations.branch',
+  'generations.refine',
+  'batches.create',
+  'batches.cancel',
+];
 const QUERIES = ['generations.get', 'generations.list', 'generations.lineage', 'batches.get', 'batches.list'];
 
 async function post(path: string, body: string): Promise<{ status: number; code: string | undefined }> {
@@ -33,7 +41,12 @@ async function get(path: string, input: string): Promise<{ status: number; code:
   return { status: res.status, code: json.error?.data?.code };
 }
 
-const base = { model: fc.constant(valid.model), prompt: fc.constant(valid.prompt), seed: fc.constant(valid.seed), steps: fc.constant(valid.steps) };
+const base = {
+  model: fc.constant(valid.model),
+  prompt: fc.constant(valid.prompt),
+  seed: fc.constant(valid.seed),
+  steps: fc.constant(valid.steps),
+};
 /** A valid request with at least one field broken. */
 const badRequest = fc.oneof(
   fc.record({ ...base, prompt: fc.string({ minLength: 2001, maxLength: 3000 }) }),
@@ -66,7 +79,9 @@ describe('bad input', () => {
       { numRuns: 60 },
     );
     // Batches validate every item.
-    expect(errorCode(await stack.acme.batches.create({ items: [valid, { ...valid, prompt: 'draw a zebra' }] }).catch((e: unknown) => e))).toBe('BAD_REQUEST');
+    expect(
+      errorCode(await stack.acme.batches.create({ items: [valid, { ...valid, prompt: 'draw a zebra' }] }).catch((e: unknown) => e)),
+    ).toBe('BAD_REQUEST');
     await new Promise((r) => setTimeout(r, 1500));
     expect((await stack.acme.generations.list({ limit: 100 })).items).toEqual([]);
     expect((await stack.acme.batches.list({ limit: 100 })).items).toEqual([]);
@@ -94,11 +109,17 @@ describe('bad input', () => {
       }),
       { numRuns: 60 },
     );
-    const huge = await fetch(`${stack.api.url}/generations.create`, { method: 'POST', headers: auth, body: JSON.stringify({ ...valid, prompt: 'x'.repeat(5 * 1024 * 1024) }) });
+    const huge = await fetch(`${stack.api.url}/generations.create`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ ...valid, prompt: 'x'.repeat(5 * 1024 * 1024) }),
+    });
     expect(huge.status).toBe(413);
     expect(errorCode(await stack.acme.generations.get('gen-does-not-exist').catch((e: unknown) => e))).toBe('NOT_FOUND');
     expect(errorCode(await stack.acme.batches.get('batch-nope').catch((e: unknown) => e))).toBe('NOT_FOUND');
-    expect(errorCode(await stack.acme.generations.branch({ from: { checkpointId: 'a'.repeat(64) } }).catch((e: unknown) => e))).toBe('NOT_FOUND');
+    expect(errorCode(await stack.acme.generations.branch({ from: { checkpointId: 'a'.repeat(64) } }).catch((e: unknown) => e))).toBe(
+      'NOT_FOUND',
+    );
     expect(errorCode(await stack.acme.generations.get('../etc/passwd').catch((e: unknown) => e))).toBe('BAD_REQUEST');
     for (const path of ['/generations/gen-x/images/0.png?step=-1', '/generations/gen-x/images/0.png?step=abc']) {
       expect((await fetch(`${stack.api.baseUrl}${path}`, { headers: auth })).status).toBe(400);
@@ -127,7 +148,14 @@ describe('bad input', () => {
     expect(errorCode(await stranger.models.list().catch((e: unknown) => e))).toBe('UNAUTHORIZED');
     expect(errorCode(await stack.anonymous.generations.list().catch((e: unknown) => e))).toBe('UNAUTHORIZED');
     // 60 per minute: a burst of 10, then refused; another key has its own bucket.
-    const codes = await Promise.all(Array.from({ length: 15 }, () => limited.acme.models.list().then(() => 'ok', (e: unknown) => errorCode(e))));
+    const codes = await Promise.all(
+      Array.from({ length: 15 }, () =>
+        limited.acme.models.list().then(
+          () => 'ok',
+          (e: unknown) => errorCode(e),
+        ),
+      ),
+    );
     expect(codes.filter((c) => c === 'ok')).toHaveLength(10);
     expect(codes.filter((c) => c === 'TOO_MANY_REQUESTS')).toHaveLength(5);
     const res = await fetch(`${limited.api.url}/models.list`, { headers: { authorization: `Bearer ${KEYS.acme}` } });

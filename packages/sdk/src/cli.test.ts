@@ -21,10 +21,18 @@ afterAll(async () => {
 });
 
 /** Runs `main` in this process (the API under test must keep answering), capturing its output. */
-async function run(argv: string[], env: Record<string, string | undefined> = { ONEFLOW_API_KEY: KEYS.acme }): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  argv: string[],
+  env: Record<string, string | undefined> = { ONEFLOW_API_KEY: KEYS.acme },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const io: CliIo = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd: stack.dataDir, env };
+  const io: CliIo = {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    cwd: stack.dataDir,
+    env,
+  };
   const code = await main(argv, io);
   return { code, stdout, stderr };
 }
@@ -35,12 +43,27 @@ describe('oneflow generate --api', () => {
     // The real bin, as a user runs it (not spawnSync: the API runs in this process).
     const res = await execFileAsync(
       process.execPath,
-      ['packages/sdk/bin/oneflow.js', 'generate', '--api', stack.api.baseUrl, '--prompt', 'draw a seven', '--seed', '3', '--steps', '16', '--out', out],
+      [
+        'packages/sdk/bin/oneflow.js',
+        'generate',
+        '--api',
+        stack.api.baseUrl,
+        '--prompt',
+        'draw a seven',
+        '--seed',
+        '3',
+        '--steps',
+        '16',
+        '--out',
+        out,
+      ],
       { cwd: REPO_ROOT, env: { ...process.env, ONEFLOW_API_KEY: KEYS.acme, INIT_CWD: REPO_ROOT }, encoding: 'utf8', timeout: 60_000 },
     );
     const lines = res.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^generation gen-\S+ \(tiny-model\): (queued|running)$/);
-    const progress = lines.map((l) => /^step (\d+)\/(\d+) {2}(\w+) {2}t_text (\S+) {2}images \[[^\]]*\] {2}(.*)$/.exec(l)).filter((m) => m !== null);
+    const progress = lines
+      .map((l) => /^step (\d+)\/(\d+) {2}(\w+) {2}t_text (\S+) {2}images \[[^\]]*\] {2}(.*)$/.exec(l))
+      .filter((m) => m !== null);
     expect(progress.length).toBeGreaterThan(3);
     const steps = progress.map((m) => Number(m[1]));
     expect(steps).toEqual([...steps].sort((a, b) => a - b));
@@ -49,7 +72,14 @@ describe('oneflow generate --api', () => {
     expect(last[3]).toBe('succeeded');
     const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as ApiGenerateResult;
     const g = await stack.acme.generations.get(result.id);
-    expect(result).toMatchObject({ id: g.id, state: 'succeeded', text: g.text, step: g.step, checkpointId: g.checkpointId, model: 'tiny-model' });
+    expect(result).toMatchObject({
+      id: g.id,
+      state: 'succeeded',
+      text: g.text,
+      step: g.step,
+      checkpointId: g.checkpointId,
+      model: 'tiny-model',
+    });
     expect(last[5]).toBe(g.text); // the partial text of the last event is the final text
     expect(result.images).toEqual(g.images.map((im) => `image-${im.index}.png`));
     for (const [k, file] of result.images.entries()) {
@@ -61,7 +91,18 @@ describe('oneflow generate --api', () => {
   }, 90_000);
 
   it('--json prints result.json only', async () => {
-    const r = await run(['generate', '--api', stack.api.baseUrl, '--prompt', 'draw a seven', '--steps', '8', '--json', '--out', 'json-out']);
+    const r = await run([
+      'generate',
+      '--api',
+      stack.api.baseUrl,
+      '--prompt',
+      'draw a seven',
+      '--steps',
+      '8',
+      '--json',
+      '--out',
+      'json-out',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as ApiGenerateResult).state).toBe('succeeded');
     expect(readFileSync(path.join(stack.dataDir, 'json-out', 'result.json'), 'utf8')).toBe(r.stdout);
@@ -97,7 +138,10 @@ describe('oneflow generate --api', () => {
   });
 
   it('the in-process CLI points --api at this one', async () => {
-    const r = await execFileAsync(process.execPath, ['packages/sampler/bin/oneflow.js', 'generate', '--api', 'http://x', '--prompt', 'p'], { cwd: REPO_ROOT, encoding: 'utf8' }).catch((e: { code: number; stderr: string }) => e);
+    const r = await execFileAsync(process.execPath, ['packages/sampler/bin/oneflow.js', 'generate', '--api', 'http://x', '--prompt', 'p'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).catch((e: { code: number; stderr: string }) => e);
     expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining('packages/sdk/bin/oneflow.js generate --api') as unknown });
   });
 });

@@ -1,7 +1,15 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, errorCode, FINAL_STATES, TRPCClientError, type CreateGenerationInput, type Generation, type ProgressEvent } from './index.js';
+import {
+  createClient,
+  errorCode,
+  FINAL_STATES,
+  TRPCClientError,
+  type CreateGenerationInput,
+  type Generation,
+  type ProgressEvent,
+} from './index.js';
 
 export const USAGE = `Usage: oneflow generate --api URL --prompt TEXT [--out DIR] [options]
 
@@ -100,7 +108,12 @@ export async function parseGenerateArgs(argv: string[], io: CliIo): Promise<Args
   const int = Number.isInteger;
   const steps = num('steps', values.steps, (x) => int(x) && x >= 1 && x <= 1024, 'an integer in [1, 1024]');
   const guidance = num('guidance', values.guidance, (x) => Number.isFinite(x) && x >= 0 && x <= 20, 'a number in [0, 20]');
-  const imageGuidance = num('image-guidance', values['image-guidance'], (x) => Number.isFinite(x) && x >= 0 && x <= 20, 'a number in [0, 20]');
+  const imageGuidance = num(
+    'image-guidance',
+    values['image-guidance'],
+    (x) => Number.isFinite(x) && x >= 0 && x <= 20,
+    'a number in [0, 20]',
+  );
   const temperature = num('temperature', values.temperature, (x) => Number.isFinite(x) && x > 0 && x <= 10, 'a number in (0, 10]');
   const topK = num('top-k', values['top-k'], (x) => int(x) && x >= 0 && x <= 100_000, 'an integer in [0, 100000]');
   const seed = num('seed', values.seed, (x) => int(x) && x >= 0 && x <= 0xffff_ffff, 'an integer in [0, 4294967295]');
@@ -141,7 +154,8 @@ function isUnreachable(error: unknown): boolean {
   if (!(error instanceof TRPCClientError) || errorCode(error) !== null) return false;
   let e: unknown = error;
   while (e instanceof Error) {
-    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|fetch failed/.test(`${e.message} ${(e as { code?: string }).code ?? ''}`)) return true;
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|fetch failed/.test(`${e.message} ${(e as { code?: string }).code ?? ''}`))
+      return true;
     e = e.cause;
   }
   return false;
@@ -170,12 +184,24 @@ async function generateCommand(argv: string[], io: CliIo): Promise<number> {
     await writeFile(path.join(a.out, file), await client.generations.fetchImage(image.url));
     images.push(file);
   }
-  const result: ApiGenerateResult = { id: done.id, state: done.state, model: done.model, text: done.text, step: done.step, checkpointId: done.checkpointId, error: done.error, images };
+  const result: ApiGenerateResult = {
+    id: done.id,
+    state: done.state,
+    model: done.model,
+    text: done.text,
+    step: done.step,
+    checkpointId: done.checkpointId,
+    error: done.error,
+    images,
+  };
   const json = `${JSON.stringify(result, null, 2)}\n`;
   await writeFile(path.join(a.out, 'result.json'), json);
   if (a.json) io.stdout.write(json);
   else io.stdout.write(`${done.state}: ${done.text}\n${images.length} image(s), ${done.step} steps → ${a.out}\n`);
-  if (done.state !== 'succeeded') io.stderr.write(`oneflow: generation ${done.id} ${done.state}${done.error ? `: ${done.error}` : ''} (after step ${last?.step ?? done.step})\n`);
+  if (done.state !== 'succeeded')
+    io.stderr.write(
+      `oneflow: generation ${done.id} ${done.state}${done.error ? `: ${done.error}` : ''} (after step ${last?.step ?? done.step})\n`,
+    );
   return done.state === 'succeeded' ? 0 : 1;
 }
 
@@ -200,7 +226,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     const code = errorCode(e);
     if (code === 'BAD_REQUEST' || code === 'UNAUTHORIZED' || code === 'NOT_FOUND' || code === 'PAYLOAD_TOO_LARGE') {
-      io.stderr.write(`oneflow: the API refused the request (${code}): ${(e as Error).message}${code === 'UNAUTHORIZED' ? ' — set ONEFLOW_API_KEY' : ''}\n`);
+      io.stderr.write(
+        `oneflow: the API refused the request (${code}): ${(e as Error).message}${code === 'UNAUTHORIZED' ? ' — set ONEFLOW_API_KEY' : ''}\n`,
+      );
       return 2;
     }
     io.stderr.write(`oneflow: ${code ? `${code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);

@@ -16,7 +16,12 @@ describe('SDK against the API over HTTP', () => {
     const nowhere = createTemporalGateway('127.0.0.1:9', 'default');
     gateways.push(up, nowhere);
     api = await createApiServer({ inner: { temporal: up, version: 'test', startedAt: Date.now() }, host: '127.0.0.1', port: 0, logger });
-    down = await createApiServer({ inner: { temporal: nowhere, version: 'test', startedAt: Date.now() }, host: '127.0.0.1', port: 0, logger });
+    down = await createApiServer({
+      inner: { temporal: nowhere, version: 'test', startedAt: Date.now() },
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+    });
   });
   afterAll(async () => {
     await Promise.all([api.close(), down.close(), ...gateways.map((g) => g.close())]);
@@ -67,7 +72,10 @@ describe('SDK against the API over HTTP', () => {
     expectTypeOf<ProgressEvent['id']>().toEqualTypeOf<string>();
     expectTypeOf<ProgressEvent['text']>().toEqualTypeOf<string>();
     expectTypeOf(client.generations.wait).returns.resolves.toEqualTypeOf<Generation>();
-    expectTypeOf(client.generations.branch).parameter(0).toHaveProperty('from').toEqualTypeOf<{ generationId: string; step?: number | undefined } | { checkpointId: string }>();
+    expectTypeOf(client.generations.branch)
+      .parameter(0)
+      .toHaveProperty('from')
+      .toEqualTypeOf<{ generationId: string; step?: number | undefined } | { checkpointId: string }>();
     expectTypeOf(client.batches.get).returns.resolves.toEqualTypeOf<Batch>();
     expectTypeOf<Batch['state']>().toEqualTypeOf<'running' | 'succeeded' | 'partial' | 'failed' | 'canceled' | 'expired'>();
     expectTypeOf(client.models.list).returns.resolves.toEqualTypeOf<Model[]>();

@@ -52,7 +52,9 @@ describe('generations through the SDK', () => {
     const progress = events.filter((e) => e.state === 'running' || e.state === 'succeeded');
     const steps = [...new Set(progress.map((e) => e.step))];
     expect(steps).toEqual(Array.from({ length: last.step + 1 }, (_, i) => i));
-    expect(new Set(events.map((e) => e.id)).size, events.map((e) => `${e.id}@${e.checkpointId?.slice(0, 6)}`).join(' ')).toBe(events.length);
+    expect(new Set(events.map((e) => e.id)).size, events.map((e) => `${e.id}@${e.checkpointId?.slice(0, 6)}`).join(' ')).toBe(
+      events.length,
+    );
     done = await acme.generations.get(created.id);
     expect(done.state).toBe('succeeded');
     expect(done.step).toBe(last.step);
@@ -97,7 +99,9 @@ describe('generations through the SDK', () => {
     if (!withImage) return;
     const bytes = await stack.acme.generations.fetchImage(stack.acme.generations.imageUrl(done.id, 0, withImage.step));
     expect(PNG.sync.read(Buffer.from(bytes)).width).toBe(28);
-    const res = await fetch(stack.acme.generations.imageUrl(done.id, 0, 99_999), { headers: { authorization: 'Bearer sk-acme-0123456789' } });
+    const res = await fetch(stack.acme.generations.imageUrl(done.id, 0, 99_999), {
+      headers: { authorization: 'Bearer sk-acme-0123456789' },
+    });
     expect(res.status).toBe(404);
     expect((await fetch(stack.acme.generations.imageUrl(done.id, 0))).status).toBe(401);
   });
@@ -118,7 +122,10 @@ describe('generations through the SDK', () => {
     expect(branched.parentId).toBe(done.id);
     const finished = await stack.acme.generations.wait(branched.id, { timeoutMs: 30_000 });
     expect(finished.state).toBe('succeeded');
-    const refined = await stack.acme.generations.refine({ from: { generationId: done.id }, op: { op: 'replacePrompt', prompt: 'count from two to five' } });
+    const refined = await stack.acme.generations.refine({
+      from: { generationId: done.id },
+      op: { op: 'replacePrompt', prompt: 'count from two to five' },
+    });
     expect((await stack.acme.generations.wait(refined.id, { timeoutMs: 30_000 })).state).toBe('succeeded');
     const lineage = await eventually(
       () => stack.acme.generations.lineage(branched.id),
@@ -130,7 +137,9 @@ describe('generations through the SDK', () => {
     expect(node.branchedFrom?.step).toBe(10);
     expect(lineage.nodes.map((n) => n.id)).toContain(refined.id);
     expect(await codeOf(stack.acme.generations.branch({ from: { generationId: done.id, step: 9999 } }))).toBe('PRECONDITION_FAILED');
-    expect(await codeOf(stack.acme.generations.refine({ from: { generationId: done.id }, op: { op: 'renoiseImage', image: 200, to: 0.5 } }))).toBe('BAD_REQUEST');
+    expect(
+      await codeOf(stack.acme.generations.refine({ from: { generationId: done.id }, op: { op: 'renoiseImage', image: 200, to: 0.5 } })),
+    ).toBe('BAD_REQUEST');
   });
 
   it('cancels (the newest checkpoint is kept) and resumes to the end', async () => {
@@ -159,14 +168,26 @@ describe('generations through the SDK', () => {
   it('lists a resumed generation once, with its current state (not its earlier canceled run)', async () => {
     const { acme } = stack;
     const g = await acme.generations.create({ ...request, steps: 60, seed: 21 });
-    await eventually(() => acme.generations.get(g.id), (v) => v.step >= 1);
+    await eventually(
+      () => acme.generations.get(g.id),
+      (v) => v.step >= 1,
+    );
     await acme.generations.cancel(g.id);
     expect((await acme.generations.wait(g.id, { timeoutMs: 20_000 })).state).toBe('canceled');
-    const listed = (state?: 'canceled' | 'succeeded') => acme.generations.list({ limit: 100, ...(state ? { state } : {}) }).then((p) => p.items.filter((i) => i.id === g.id));
-    expect(await eventually(() => listed('canceled'), (v) => v.length === 1)).toHaveLength(1);
+    const listed = (state?: 'canceled' | 'succeeded') =>
+      acme.generations.list({ limit: 100, ...(state ? { state } : {}) }).then((p) => p.items.filter((i) => i.id === g.id));
+    expect(
+      await eventually(
+        () => listed('canceled'),
+        (v) => v.length === 1,
+      ),
+    ).toHaveLength(1);
     await acme.generations.resume(g.id);
     expect((await acme.generations.wait(g.id, { timeoutMs: 30_000 })).state).toBe('succeeded');
-    const succeeded = await eventually(() => listed('succeeded'), (v) => v.length === 1);
+    const succeeded = await eventually(
+      () => listed('succeeded'),
+      (v) => v.length === 1,
+    );
     expect(succeeded.map((i) => i.state)).toEqual(['succeeded']);
     expect(await listed('canceled')).toEqual([]);
     expect((await listed()).map((i) => i.state)).toEqual(['succeeded']);
@@ -177,7 +198,14 @@ describe('generations through the SDK', () => {
     const expired = await stack.acme.generations.wait(g.id, { timeoutMs: 20_000 });
     expect(expired.state).toBe('expired');
     expect(expired.error).toMatch(/deadline/);
-    expect((await eventually(() => stack.acme.generations.list({ state: 'expired' }), (p) => p.items.some((i) => i.id === g.id))).items.map((i) => i.id)).toContain(g.id);
+    expect(
+      (
+        await eventually(
+          () => stack.acme.generations.list({ state: 'expired' }),
+          (p) => p.items.some((i) => i.id === g.id),
+        )
+      ).items.map((i) => i.id),
+    ).toContain(g.id);
     if (expired.checkpointId) {
       const resumed = await stack.acme.generations.resume(g.id);
       expect(['queued', 'running']).toContain(resumed.state);
@@ -244,7 +272,9 @@ describe('generations through the SDK', () => {
     expect(await codeOf(u.generations.cancel(done.id))).toBe('NOT_FOUND');
     expect(await codeOf(u.generations.resume(done.id))).toBe('NOT_FOUND');
     expect(await codeOf(u.generations.branch({ from: { generationId: done.id, step: 3 } }))).toBe('NOT_FOUND');
-    expect(await codeOf(u.generations.refine({ from: { generationId: done.id }, op: { op: 'replacePrompt', prompt: 'draw a seven' } }))).toBe('NOT_FOUND');
+    expect(
+      await codeOf(u.generations.refine({ from: { generationId: done.id }, op: { op: 'replacePrompt', prompt: 'draw a seven' } })),
+    ).toBe('NOT_FOUND');
     expect(await codeOf(u.generations.lineage(done.id))).toBe('NOT_FOUND');
     expect(await codeOf(collect(u.generations.watch(done.id)))).toBe('NOT_FOUND');
     const img = await fetch(u.generations.imageUrl(done.id, 0), { headers: { authorization: 'Bearer sk-umbrella-9876543210' } });
@@ -257,12 +287,16 @@ describe('generations through the SDK', () => {
   it('runs the SDK example end to end (progress lines, images saved)', async () => {
     const out = path.join(stack.dataDir, 'example-out');
     // Not spawnSync: the API under test runs in this process and must keep answering.
-    const run = await execFileAsync(process.execPath, ['--import', 'tsx', 'packages/sdk/src/examples/generate.ts', 'draw', 'a', 'seven', '--seed', '3', '--out', out], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ONEFLOW_API_URL: stack.api.baseUrl, ONEFLOW_API_KEY: KEYS.acme },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const run = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', 'packages/sdk/src/examples/generate.ts', 'draw', 'a', 'seven', '--seed', '3', '--out', out],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ONEFLOW_API_URL: stack.api.baseUrl, ONEFLOW_API_KEY: KEYS.acme },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     const lines = run.stdout.trim().split('\n');
     // `step N/?` while queued (no checkpoint yet), `step N/M` after.
     const progress = lines
@@ -284,7 +318,9 @@ describe('generations through the SDK', () => {
     expect(models.map((m) => m.name)).toEqual(['tiny-model']);
     expect(models[0]!.latentShape).toEqual([1, 28, 28]);
     expect(models[0]!.vocabulary).toContain('seven');
-    const cfg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model/config.json'), 'utf8')) as { sampler_defaults: { w: number; w_image: number } };
+    const cfg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'packages/sampler/fixtures/tiny-model/config.json'), 'utf8')) as {
+      sampler_defaults: { w: number; w_image: number };
+    };
     expect(models[0]!.defaults).toMatchObject({ guidance: cfg.sampler_defaults.w, imageGuidance: cfg.sampler_defaults.w_image });
   });
 });

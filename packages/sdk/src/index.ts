@@ -40,7 +40,13 @@ type EventSourceFetch = (input: string | URL, init?: { headers?: Record<string, 
 type EventSourceCtor = new (
   url: string | URL,
   init?: { fetch?: EventSourceFetch },
-) => EventTarget & { readonly readyState: number; readonly CONNECTING: number; readonly OPEN: number; readonly CLOSED: number; close(): void };
+) => EventTarget & {
+  readonly readyState: number;
+  readonly CONNECTING: number;
+  readonly OPEN: number;
+  readonly CLOSED: number;
+  close(): void;
+};
 const { EventSource } = createRequire(import.meta.url)('eventsource') as { EventSource: EventSourceCtor };
 
 /** Final states: a generation in one of them changes only if it is resumed. */
@@ -97,23 +103,42 @@ export function createClient(options: ClientOptions) {
 
   /** Progress of a generation as an async iterator; ends after a final state (or when `signal` aborts). */
   function watch(id: string, opts: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncIterableIterator<ProgressEvent> {
-    return iterate<ProgressEvent>((handlers) => trpc.generations.watch.subscribe({ id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) }, {
-      ...handlers,
-      onData: (e) => handlers.onData({ ...e.data, id: e.id }),
-    }), opts.signal);
+    return iterate<ProgressEvent>(
+      (handlers) =>
+        trpc.generations.watch.subscribe(
+          { id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) },
+          {
+            ...handlers,
+            onData: (e) => handlers.onData({ ...e.data, id: e.id }),
+          },
+        ),
+      opts.signal,
+    );
   }
 
   /** A batch's view each time an item starts or finishes; ends when the batch does. */
   function watchBatch(id: string, opts: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncIterableIterator<BatchEvent> {
-    return iterate<BatchEvent>((handlers) => trpc.batches.watch.subscribe({ id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) }, {
-      ...handlers,
-      onData: (e) => handlers.onData({ ...e.data, eventId: e.id }),
-    }), opts.signal);
+    return iterate<BatchEvent>(
+      (handlers) =>
+        trpc.batches.watch.subscribe(
+          { id, ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}) },
+          {
+            ...handlers,
+            onData: (e) => handlers.onData({ ...e.data, eventId: e.id }),
+          },
+        ),
+      opts.signal,
+    );
   }
 
   /** A subscription as an async iterator (buffers events until they are read). */
   function iterate<T>(
-    subscribe: (handlers: { onData: (value: T) => void; onError: (err: unknown) => void; onComplete: () => void; onStopped: () => void }) => { unsubscribe(): void },
+    subscribe: (handlers: {
+      onData: (value: T) => void;
+      onError: (err: unknown) => void;
+      onComplete: () => void;
+      onStopped: () => void;
+    }) => { unsubscribe(): void },
     signal: AbortSignal | undefined,
   ): AsyncIterableIterator<T> {
     const queue: T[] = [];

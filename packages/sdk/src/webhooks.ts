@@ -6,7 +6,8 @@ import type { WebhookPayload } from '@oneflow/contracts';
 export type WebhookEvent = WebhookPayload;
 
 /** Why a webhook was refused. */
-export type WebhookErrorReason = 'missing-headers' | 'bad-timestamp' | 'stale-timestamp' | 'future-timestamp' | 'bad-signature' | 'bad-payload';
+export type WebhookErrorReason =
+  'missing-headers' | 'bad-timestamp' | 'stale-timestamp' | 'future-timestamp' | 'bad-signature' | 'bad-payload';
 
 /** A webhook that is not from the API (bad signature, wrong secret) or too old to trust. */
 export class WebhookVerificationError extends Error {
@@ -27,7 +28,8 @@ const { Webhook } = createRequire(import.meta.url)('standardwebhooks') as {
 type Headers = Record<string, string | string[] | undefined> | { get(name: string): string | null };
 
 function header(headers: Headers, name: string): string | undefined {
-  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(name: string): string | null }).get(name) ?? undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function')
+    return (headers as { get(name: string): string | null }).get(name) ?? undefined;
   const record = headers as Record<string, string | string[] | undefined>;
   const key = Object.keys(record).find((k) => k.toLowerCase() === name);
   const v = key === undefined ? undefined : record[key];
@@ -55,13 +57,20 @@ export function verifyWebhook(options: {
   const id = header(options.headers, 'webhook-id');
   const timestamp = header(options.headers, 'webhook-timestamp');
   const signatures = header(options.headers, 'webhook-signature');
-  if (!id || !timestamp || !signatures) throw new WebhookVerificationError('missing-headers', 'webhook-id, webhook-timestamp and webhook-signature are required');
-  if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookVerificationError('bad-timestamp', `webhook-timestamp is not a Unix time in seconds: ${JSON.stringify(timestamp.slice(0, 40))}`);
+  if (!id || !timestamp || !signatures)
+    throw new WebhookVerificationError('missing-headers', 'webhook-id, webhook-timestamp and webhook-signature are required');
+  if (!/^\d{1,12}$/.test(timestamp))
+    throw new WebhookVerificationError(
+      'bad-timestamp',
+      `webhook-timestamp is not a Unix time in seconds: ${JSON.stringify(timestamp.slice(0, 40))}`,
+    );
   const sent = Number(timestamp);
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
   const tolerance = options.toleranceSeconds ?? 300;
-  if (now - sent > tolerance) throw new WebhookVerificationError('stale-timestamp', `webhook-timestamp is ${now - sent} s old (tolerance ${tolerance} s)`);
-  if (sent - now > tolerance) throw new WebhookVerificationError('future-timestamp', `webhook-timestamp is ${sent - now} s in the future (tolerance ${tolerance} s)`);
+  if (now - sent > tolerance)
+    throw new WebhookVerificationError('stale-timestamp', `webhook-timestamp is ${now - sent} s old (tolerance ${tolerance} s)`);
+  if (sent - now > tolerance)
+    throw new WebhookVerificationError('future-timestamp', `webhook-timestamp is ${sent - now} s in the future (tolerance ${tolerance} s)`);
   const body = typeof options.payload === 'string' ? options.payload : Buffer.from(options.payload).toString('utf8');
   const expected = Buffer.from(new Webhook(options.secret).sign(id, new Date(sent * 1000), body).split(',')[1]!, 'utf8');
   // Several space-separated signatures may be sent (secret rotation); any v1 match is enough.

@@ -36,13 +36,20 @@ export class InvalidBlobIdError extends BlobStoreError {
 }
 export class BlobNotFoundError extends BlobStoreError {
   override readonly name = 'BlobNotFoundError';
-  constructor(readonly id: string, location: string) {
+  constructor(
+    readonly id: string,
+    location: string,
+  ) {
     super(`blob ${id} not found in ${location}`);
   }
 }
 export class BlobCorruptError extends BlobStoreError {
   override readonly name = 'BlobCorruptError';
-  constructor(readonly id: string, readonly actual: string, location: string) {
+  constructor(
+    readonly id: string,
+    readonly actual: string,
+    location: string,
+  ) {
     super(`blob ${id} in ${location} is corrupt: its content hashes to ${actual}`);
   }
 }

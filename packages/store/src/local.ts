@@ -12,7 +12,10 @@ import { assertBlobId, blobId, BlobNotFoundError, verified, type BlobStore, type
 export class LocalBlobStore implements BlobStore {
   readonly location: string;
   private readonly idOf: IdOf;
-  constructor(private readonly root: string, options: { idOf?: IdOf } = {}) {
+  constructor(
+    private readonly root: string,
+    options: { idOf?: IdOf } = {},
+  ) {
     this.location = pathToFileURL(root).href;
     this.idOf = options.idOf ?? blobId;
   }

@@ -4,15 +4,7 @@ import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3, type LocalS3Server } from '@oneflow/devstack';
-import {
-  BlobCorruptError,
-  blobId,
-  BlobNotFoundError,
-  InvalidBlobIdError,
-  LocalBlobStore,
-  S3BlobStore,
-  type BlobStore,
-} from './index.js';
+import { BlobCorruptError, blobId, BlobNotFoundError, InvalidBlobIdError, LocalBlobStore, S3BlobStore, type BlobStore } from './index.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -31,7 +31,12 @@ async function batchStatusFromVisibility(client: Client, d: WorkflowExecutionDes
   const items: BatchStatus['items'] = [];
   let cursor: string | undefined;
   for (let page = 0; page < 5; page++) {
-    const res = await listPage(client, `WorkflowType = 'generation' AND OneflowBatchId = ${lit(d.workflowId)} AND ExecutionStatus != 'ContinuedAsNew'`, 100, cursor);
+    const res = await listPage(
+      client,
+      `WorkflowType = 'generation' AND OneflowBatchId = ${lit(d.workflowId)} AND ExecutionStatus != 'ContinuedAsNew'`,
+      100,
+      cursor,
+    );
     for (const r of res.rows) items.push({ generationId: r.id, state: r.state, final: null, error: null });
     if (!res.nextCursor) break;
     cursor = res.nextCursor;
@@ -40,7 +45,12 @@ async function batchStatusFromVisibility(client: Client, d: WorkflowExecutionDes
   for (const it of items) counts[it.state] += 1;
   const published = d.typedSearchAttributes.get(stateKey);
   const state = (['running', 'succeeded', 'partial', 'failed', 'canceled'] as const).find((x) => x === published) ?? 'running';
-  return { batchId: d.workflowId, state, items: items.sort((a, b) => a.generationId.localeCompare(b.generationId, 'en', { numeric: true })), counts };
+  return {
+    batchId: d.workflowId,
+    state,
+    items: items.sort((a, b) => a.generationId.localeCompare(b.generationId, 'en', { numeric: true })),
+    counts,
+  };
 }
 
 /** Event ids of `batches.watch`: `<finished>.<started>.<state>`, non-decreasing while the batch runs. */
@@ -56,7 +66,13 @@ async function batchView(client: Client, d: WorkflowExecutionDescription): Promi
     id: d.workflowId,
     state: closed === 'expired' ? 'expired' : closed === 'failed' && d.status.name === 'TERMINATED' ? 'failed' : status.state,
     counts: status.counts,
-    items: status.items.map((it) => ({ id: it.generationId, state: it.state, step: it.final?.step ?? null, text: it.final?.text ?? null, error: it.error })),
+    items: status.items.map((it) => ({
+      id: it.generationId,
+      state: it.state,
+      step: it.final?.step ?? null,
+      text: it.final?.text ?? null,
+      error: it.error,
+    })),
     createdAt: d.startTime.toISOString(),
     finishedAt: d.closeTime?.toISOString() ?? null,
   };
@@ -69,79 +85,100 @@ export const batchesRouter = router({
     .input(createBatchInput)
     .output(batchViewSchema)
     .mutation(async ({ ctx, input }): Promise<BatchView> => {
-    await asBadRequest(() =>
-      input.items.forEach((item, i) => {
-        try {
-          ctx.jobs.checkpoints.validateRequest(item);
-        } catch (error) {
-          if (error instanceof InvalidInputError) throw new InvalidInputError(`items.${i}: ${error.message}`);
-          throw error;
-        }
-      }),
-    );
-    const tenant = ctx.principal.tenant;
-    const webhook = webhookTarget(input.webhook, tenant, ctx.jobs.webhookTenants);
-    const client = await ctx.temporal.client();
-    const batchId = jobId('batch', tenant, input.idempotencyKey);
-    const args: BatchWorkflowInput = {
-      batchId,
-      items: input.items.map((request, i) => ({ generationId: `${batchId}-${i}`, root: { kind: 'new', request } })),
-      concurrency: input.concurrency,
-      stepsPerActivity: ctx.jobs.stepsPerActivity,
-      tenant,
-      ...(webhook ? { webhook } : {}),
-    };
-    await startJob(client, {
-      workflow: 'batch',
-      workflowId: batchId,
-      tenant,
-      batchId,
-      idempotent: input.idempotencyKey !== undefined,
-      requestHash: sha256(canonicalJson({ kind: 'batch', items: input.items, concurrency: input.concurrency, deadlineSeconds: input.deadlineSeconds, webhook })),
-      ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
-      args,
-    });
-    const d = await client.workflow.getHandle(batchId).describe();
-    const counts = { queued: input.items.length, running: 0, succeeded: 0, failed: 0, canceled: 0, expired: 0 };
-    return {
-      id: batchId,
-      state: 'running',
-      counts,
-      items: args.items.map((it) => ({ id: it.generationId, state: 'queued' as const, step: null, text: null, error: null })),
-      createdAt: d.startTime.toISOString(),
-      finishedAt: null,
-    };
-  }),
+      await asBadRequest(() =>
+        input.items.forEach((item, i) => {
+          try {
+            ctx.jobs.checkpoints.validateRequest(item);
+          } catch (error) {
+            if (error instanceof InvalidInputError) throw new InvalidInputError(`items.${i}: ${error.message}`);
+            throw error;
+          }
+        }),
+      );
+      const tenant = ctx.principal.tenant;
+      const webhook = webhookTarget(input.webhook, tenant, ctx.jobs.webhookTenants);
+      const client = await ctx.temporal.client();
+      const batchId = jobId('batch', tenant, input.idempotencyKey);
+      const args: BatchWorkflowInput = {
+        batchId,
+        items: input.items.map((request, i) => ({ generationId: `${batchId}-${i}`, root: { kind: 'new', request } })),
+        concurrency: input.concurrency,
+        stepsPerActivity: ctx.jobs.stepsPerActivity,
+        tenant,
+        ...(webhook ? { webhook } : {}),
+      };
+      await startJob(client, {
+        workflow: 'batch',
+        workflowId: batchId,
+        tenant,
+        batchId,
+        idempotent: input.idempotencyKey !== undefined,
+        requestHash: sha256(
+          canonicalJson({
+            kind: 'batch',
+            items: input.items,
+            concurrency: input.concurrency,
+            deadlineSeconds: input.deadlineSeconds,
+            webhook,
+          }),
+        ),
+        ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
+        args,
+      });
+      const d = await client.workflow.getHandle(batchId).describe();
+      const counts = { queued: input.items.length, running: 0, succeeded: 0, failed: 0, canceled: 0, expired: 0 };
+      return {
+        id: batchId,
+        state: 'running',
+        counts,
+        items: args.items.map((it) => ({ id: it.generationId, state: 'queued' as const, step: null, text: null, error: null })),
+        createdAt: d.startTime.toISOString(),
+        finishedAt: null,
+      };
+    }),
 
   get: authedProcedure
     .meta(rest('GET', '/batches/{id}', B, 'A batch: state, counts, items'))
     .input(idInput)
     .output(batchViewSchema)
     .query(async ({ ctx, input }) => {
-    const client = await ctx.temporal.client();
-    return batchView(client, await describeOwned(client, ctx.principal.tenant, input.id, 'batch'));
-  }),
+      const client = await ctx.temporal.client();
+      return batchView(client, await describeOwned(client, ctx.principal.tenant, input.id, 'batch'));
+    }),
 
   list: authedProcedure
     .meta(rest('GET', '/batches', B, "The tenant's batches, newest first"))
     .input(listBatchesInput)
     .output(batchPageSchema)
-    .query(async ({ ctx, input }): Promise<{ items: { id: string; state: BatchViewState; createdAt: string; finishedAt: string | null }[]; nextCursor: string | null }> => {
-      const client = await ctx.temporal.client();
-      const query = [`WorkflowType = 'batch'`, `OneflowTenant = ${lit(ctx.principal.tenant)}`, `ExecutionStatus != 'ContinuedAsNew'`, ...(input.state ? [`OneflowState = ${lit(input.state)}`] : [])].join(' AND ');
-      const page = await listPage(client, query, input.limit, input.cursor);
-      return {
-        items: page.rows
-          .filter((r) => r.tenant === ctx.principal.tenant)
-          .map((r) => ({
-            id: r.id,
-            state: r.status === 'TIMED_OUT' ? ('expired' as const) : ((r.publishedState ?? 'running') as BatchViewState),
-            createdAt: r.createdAt,
-            finishedAt: r.finishedAt,
-          })),
-        nextCursor: page.nextCursor,
-      };
-    }),
+    .query(
+      async ({
+        ctx,
+        input,
+      }): Promise<{
+        items: { id: string; state: BatchViewState; createdAt: string; finishedAt: string | null }[];
+        nextCursor: string | null;
+      }> => {
+        const client = await ctx.temporal.client();
+        const query = [
+          `WorkflowType = 'batch'`,
+          `OneflowTenant = ${lit(ctx.principal.tenant)}`,
+          `ExecutionStatus != 'ContinuedAsNew'`,
+          ...(input.state ? [`OneflowState = ${lit(input.state)}`] : []),
+        ].join(' AND ');
+        const page = await listPage(client, query, input.limit, input.cursor);
+        return {
+          items: page.rows
+            .filter((r) => r.tenant === ctx.principal.tenant)
+            .map((r) => ({
+              id: r.id,
+              state: r.status === 'TIMED_OUT' ? ('expired' as const) : ((r.publishedState ?? 'running') as BatchViewState),
+              createdAt: r.createdAt,
+              finishedAt: r.finishedAt,
+            })),
+          nextCursor: page.nextCursor,
+        };
+      },
+    ),
 
   /**
    * The batch's progress as server-sent events: its view whenever an item starts or finishes or the
@@ -174,10 +211,10 @@ export const batchesRouter = router({
     .input(idInput)
     .output(batchCancelSchema)
     .mutation(async ({ ctx, input }): Promise<{ id: string; cancelRequested: true }> => {
-    const client = await ctx.temporal.client();
-    const d = await describeOwned(client, ctx.principal.tenant, input.id, 'batch');
-    if (d.status.name !== 'RUNNING') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `batch ${input.id} is not running` });
-    await client.workflow.getHandle(input.id).cancel();
-    return { id: input.id, cancelRequested: true };
-  }),
+      const client = await ctx.temporal.client();
+      const d = await describeOwned(client, ctx.principal.tenant, input.id, 'batch');
+      if (d.status.name !== 'RUNNING') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `batch ${input.id} is not running` });
+      await client.workflow.getHandle(input.id).cancel();
+      return { id: input.id, cancelRequested: true };
+    }),
 });

@@ -52,7 +52,10 @@ const summaryOf = (r: ListedExecution): GenerationSummary => ({
 });
 
 /** The visibility query for a tenant's generations with the given filters (values are schema-checked). */
-function generationsQuery(tenant: string, f: { state?: GenerationState | undefined; model?: string | undefined; batchId?: string | undefined; parentId?: string | undefined }): string {
+function generationsQuery(
+  tenant: string,
+  f: { state?: GenerationState | undefined; model?: string | undefined; batchId?: string | undefined; parentId?: string | undefined },
+): string {
   const parts = [`WorkflowType = 'generation'`, `OneflowTenant = ${lit(tenant)}`, `ExecutionStatus != 'ContinuedAsNew'`];
   const byState: Record<GenerationState, string> = {
     queued: `ExecutionStatus = 'Running'`,
@@ -110,7 +113,8 @@ async function resolveBase(
   from: { generationId: string; step?: number | undefined } | { checkpointId: string },
 ): Promise<{ checkpointId: string; parentId: string | null }> {
   if ('checkpointId' in from) {
-    if (!(await jobs.checkpoints.snapshot(from.checkpointId))) throw new TRPCError({ code: 'NOT_FOUND', message: `checkpoint ${from.checkpointId} not found` });
+    if (!(await jobs.checkpoints.snapshot(from.checkpointId)))
+      throw new TRPCError({ code: 'NOT_FOUND', message: `checkpoint ${from.checkpointId} not found` });
     return { checkpointId: from.checkpointId, parentId: null };
   }
   const d = await describeOwned(client, tenant, from.generationId, 'generation');
@@ -118,10 +122,18 @@ async function resolveBase(
   const head = newest ? await jobs.checkpoints.snapshot(newest) : null;
   if (!head) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${from.generationId} has no checkpoint yet` });
   if (from.step === undefined || from.step === head.step) return { checkpointId: head.checkpointId, parentId: from.generationId };
-  if (from.step > head.step) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${from.generationId} has reached step ${head.step}, not ${from.step}` });
-  const rootStep = await rootStepOf(jobs.checkpoints, (d.memo ?? {}));
+  if (from.step > head.step)
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: `generation ${from.generationId} has reached step ${head.step}, not ${from.step}`,
+    });
+  const rootStep = await rootStepOf(jobs.checkpoints, d.memo ?? {});
   const at = from.step >= rootStep ? await jobs.checkpoints.ancestorAt(head.checkpointId, from.step) : null;
-  if (!at) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${from.generationId} starts at step ${rootStep}; no checkpoint at step ${from.step}` });
+  if (!at)
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: `generation ${from.generationId} starts at step ${rootStep}; no checkpoint at step ${from.step}`,
+    });
   return { checkpointId: at.checkpointId, parentId: from.generationId };
 }
 
@@ -141,7 +153,10 @@ async function derive(
   const client = await ctx.temporal.client();
   const base = await resolveBase(client, ctx.jobs, tenant, input.from);
   const snap = await asBadRequest(() =>
-    ctx.jobs.checkpoints.validateDerive(base.checkpointId, { ...(input.overrides ? { overrides: input.overrides } : {}), ...(refine ? { refine } : {}) }),
+    ctx.jobs.checkpoints.validateDerive(base.checkpointId, {
+      ...(input.overrides ? { overrides: input.overrides } : {}),
+      ...(refine ? { refine } : {}),
+    }),
   );
   const workflowId = jobId('gen', tenant, input.idempotencyKey);
   await startJob(client, {
@@ -149,7 +164,9 @@ async function derive(
     workflowId,
     tenant,
     idempotent: input.idempotencyKey !== undefined,
-    requestHash: sha256(canonicalJson({ kind: refine ? 'refine' : 'branch', from: input.from, overrides: input.overrides, refine, webhook })),
+    requestHash: sha256(
+      canonicalJson({ kind: refine ? 'refine' : 'branch', from: input.from, overrides: input.overrides, refine, webhook }),
+    ),
     model: snap.model,
     ...(base.parentId ? { parentId: base.parentId } : {}),
     ...(input.deadlineSeconds ? { deadlineSeconds: input.deadlineSeconds } : {}),
@@ -178,48 +195,48 @@ export const generationsRouter = router({
     .input(createGenerationInput)
     .output(generationViewSchema)
     .mutation(async ({ ctx, input }): Promise<GenerationView> => {
-    const { idempotencyKey, deadlineSeconds, webhook: hook, ...request } = input;
-    const req: GenerationRequest = request;
-    await asBadRequest(() => ctx.jobs.checkpoints.validateRequest(req));
-    const tenant = ctx.principal.tenant;
-    const webhook = webhookTarget(hook, tenant, ctx.jobs.webhookTenants);
-    const client = await ctx.temporal.client();
-    const workflowId = jobId('gen', tenant, idempotencyKey);
-    await startJob(client, {
-      workflow: 'generation',
-      workflowId,
-      tenant,
-      idempotent: idempotencyKey !== undefined,
-      requestHash: sha256(canonicalJson({ kind: 'create', request: req, deadlineSeconds, webhook })),
-      model: req.model,
-      ...(deadlineSeconds ? { deadlineSeconds } : {}),
-      ...(webhook ? { memo: { webhook } } : {}),
-      args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, ctx.jobs.stepsPerActivity, { webhook, deadlineSeconds }),
-    });
-    return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(workflowId).describe());
-  }),
+      const { idempotencyKey, deadlineSeconds, webhook: hook, ...request } = input;
+      const req: GenerationRequest = request;
+      await asBadRequest(() => ctx.jobs.checkpoints.validateRequest(req));
+      const tenant = ctx.principal.tenant;
+      const webhook = webhookTarget(hook, tenant, ctx.jobs.webhookTenants);
+      const client = await ctx.temporal.client();
+      const workflowId = jobId('gen', tenant, idempotencyKey);
+      await startJob(client, {
+        workflow: 'generation',
+        workflowId,
+        tenant,
+        idempotent: idempotencyKey !== undefined,
+        requestHash: sha256(canonicalJson({ kind: 'create', request: req, deadlineSeconds, webhook })),
+        model: req.model,
+        ...(deadlineSeconds ? { deadlineSeconds } : {}),
+        ...(webhook ? { memo: { webhook } } : {}),
+        args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, ctx.jobs.stepsPerActivity, { webhook, deadlineSeconds }),
+      });
+      return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(workflowId).describe());
+    }),
 
   get: authedProcedure
     .meta(rest('GET', '/generations/{id}', G, 'A generation: state, progress, text, images, checkpoints'))
     .input(idInput)
     .output(generationViewSchema)
     .query(async ({ ctx, input }): Promise<GenerationView> => {
-    const client = await ctx.temporal.client();
-    return generationView(client, ctx.jobs.checkpoints, await describeOwned(client, ctx.principal.tenant, input.id, 'generation'));
-  }),
+      const client = await ctx.temporal.client();
+      return generationView(client, ctx.jobs.checkpoints, await describeOwned(client, ctx.principal.tenant, input.id, 'generation'));
+    }),
 
   list: authedProcedure
     .meta(rest('GET', '/generations', G, "The tenant's generations, newest first"))
     .input(listGenerationsInput)
     .output(generationPageSchema)
     .query(async ({ ctx, input }): Promise<{ items: GenerationSummary[]; nextCursor: string | null }> => {
-    const client = await ctx.temporal.client();
-    const page = await listPage(client, generationsQuery(ctx.principal.tenant, input), input.limit, input.cursor);
-    let rows = page.rows.filter((r) => r.tenant === ctx.principal.tenant);
-    // Temporal has one "Running" status; queued vs running is ours (no checkpoint yet).
-    if (input.state === 'queued' || input.state === 'running') rows = rows.filter((r) => r.state === input.state);
-    return { items: rows.map(summaryOf), nextCursor: page.nextCursor };
-  }),
+      const client = await ctx.temporal.client();
+      const page = await listPage(client, generationsQuery(ctx.principal.tenant, input), input.limit, input.cursor);
+      let rows = page.rows.filter((r) => r.tenant === ctx.principal.tenant);
+      // Temporal has one "Running" status; queued vs running is ours (no checkpoint yet).
+      if (input.state === 'queued' || input.state === 'running') rows = rows.filter((r) => r.state === input.state);
+      return { items: rows.map(summaryOf), nextCursor: page.nextCursor };
+    }),
 
   /** Requests cancellation: the running step finishes, the newest checkpoint is kept (`resume` continues from it). */
   cancel: authedProcedure
@@ -227,12 +244,13 @@ export const generationsRouter = router({
     .input(idInput)
     .output(generationViewSchema)
     .mutation(async ({ ctx, input }): Promise<GenerationView> => {
-    const client = await ctx.temporal.client();
-    const d = await describeOwned(client, ctx.principal.tenant, input.id, 'generation');
-    if (d.status.name !== 'RUNNING') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} is not running` });
-    await client.workflow.getHandle(input.id).cancel();
-    return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(input.id).describe());
-  }),
+      const client = await ctx.temporal.client();
+      const d = await describeOwned(client, ctx.principal.tenant, input.id, 'generation');
+      if (d.status.name !== 'RUNNING')
+        throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} is not running` });
+      await client.workflow.getHandle(input.id).cancel();
+      return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(input.id).describe());
+    }),
 
   /** Continues a canceled, failed or expired generation from its newest checkpoint, under the same id. */
   resume: authedProcedure
@@ -240,33 +258,42 @@ export const generationsRouter = router({
     .input(idInput)
     .output(generationViewSchema)
     .mutation(async ({ ctx, input }): Promise<GenerationView> => {
-    const client = await ctx.temporal.client();
-    const tenant = ctx.principal.tenant;
-    const d = await describeOwned(client, tenant, input.id, 'generation');
-    const parts = await generationParts(client, ctx.jobs.checkpoints, d);
-    if (parts.state === 'queued' || parts.state === 'running') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} is ${parts.state}` });
-    if (parts.state === 'succeeded') throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} has already succeeded` });
-    const memo = (d.memo ?? {}) as GenerationMemo;
-    const head = memo.headCheckpointId ?? memo.resumedFrom ?? null;
-    if (!head || !parts.snapshot) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} stopped before its first checkpoint; create it again` });
-    const parentId = d.typedSearchAttributes.get(parentKey) ?? memo.parentGenerationId ?? undefined;
-    const batchId = d.typedSearchAttributes.get(batchKey) ?? undefined;
-    const originRoot = memo.originRoot ?? memo.rootCheckpointId ?? undefined;
-    await startJob(client, {
-      workflow: 'generation',
-      workflowId: input.id,
-      tenant,
-      idempotent: false,
-      reuse: true,
-      requestHash: memo.requestHash ?? '',
-      model: d.typedSearchAttributes.get(modelKey) ?? parts.snapshot.model,
-      ...(parentId ? { parentId } : {}),
-      ...(batchId ? { batchId } : {}),
-      memo: { resumedFrom: head, ...(originRoot ? { originRoot } : {}), ...(memo.webhook ? { webhook: memo.webhook } : {}) },
-      args: generationArgs(input.id, { kind: 'resume', checkpointId: head }, tenant, ctx.jobs.stepsPerActivity, { batchId, webhook: memo.webhook }),
-    });
-    return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(input.id).describe());
-  }),
+      const client = await ctx.temporal.client();
+      const tenant = ctx.principal.tenant;
+      const d = await describeOwned(client, tenant, input.id, 'generation');
+      const parts = await generationParts(client, ctx.jobs.checkpoints, d);
+      if (parts.state === 'queued' || parts.state === 'running')
+        throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} is ${parts.state}` });
+      if (parts.state === 'succeeded')
+        throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${input.id} has already succeeded` });
+      const memo = (d.memo ?? {}) as GenerationMemo;
+      const head = memo.headCheckpointId ?? memo.resumedFrom ?? null;
+      if (!head || !parts.snapshot)
+        throw new TRPCError({
+          code: 'PRECONDITION_FAILED',
+          message: `generation ${input.id} stopped before its first checkpoint; create it again`,
+        });
+      const parentId = d.typedSearchAttributes.get(parentKey) ?? memo.parentGenerationId ?? undefined;
+      const batchId = d.typedSearchAttributes.get(batchKey) ?? undefined;
+      const originRoot = memo.originRoot ?? memo.rootCheckpointId ?? undefined;
+      await startJob(client, {
+        workflow: 'generation',
+        workflowId: input.id,
+        tenant,
+        idempotent: false,
+        reuse: true,
+        requestHash: memo.requestHash ?? '',
+        model: d.typedSearchAttributes.get(modelKey) ?? parts.snapshot.model,
+        ...(parentId ? { parentId } : {}),
+        ...(batchId ? { batchId } : {}),
+        memo: { resumedFrom: head, ...(originRoot ? { originRoot } : {}), ...(memo.webhook ? { webhook: memo.webhook } : {}) },
+        args: generationArgs(input.id, { kind: 'resume', checkpointId: head }, tenant, ctx.jobs.stepsPerActivity, {
+          batchId,
+          webhook: memo.webhook,
+        }),
+      });
+      return generationView(client, ctx.jobs.checkpoints, await client.workflow.getHandle(input.id).describe());
+    }),
 
   /** A new generation from a generation's step (default: its newest) or from a checkpoint id, with overrides. */
   branch: authedProcedure
@@ -288,55 +315,55 @@ export const generationsRouter = router({
     .input(idInput)
     .output(lineageSchema)
     .query(async ({ ctx, input }): Promise<{ rootId: string; nodes: LineageNode[] }> => {
-    const client = await ctx.temporal.client();
-    const tenant = ctx.principal.tenant;
-    let d: WorkflowExecutionDescription = await describeOwned(client, tenant, input.id, 'generation');
-    for (let depth = 0; depth < 64; depth++) {
-      const parent = d.typedSearchAttributes.get(parentKey);
-      if (!parent) break;
-      const up = await describeOwned(client, tenant, parent, 'generation').catch(() => null);
-      if (!up) break;
-      d = up;
-    }
-    const rootView = await generationView(client, ctx.jobs.checkpoints, d);
-    const summaries: GenerationSummary[] = [
-      {
-        id: rootView.id,
-        state: rootView.state,
-        model: rootView.model,
-        batchId: rootView.batchId,
-        parentId: rootView.parentId,
-        step: rootView.step,
-        checkpointId: rootView.checkpointId,
-        createdAt: rootView.createdAt,
-        finishedAt: rootView.finishedAt,
-      },
-    ];
-    const roots = new Map<string, string | null>([[rootView.id, rootView.rootCheckpointId]]);
-    const queue = [rootView.id];
-    while (queue.length > 0 && summaries.length < 500) {
-      const pid = queue.shift()!;
-      let cursor: string | undefined;
-      do {
-        const page = await listPage(client, generationsQuery(tenant, { parentId: pid }), 100, cursor);
-        for (const r of page.rows) {
-          if (r.tenant !== tenant || roots.has(r.id)) continue;
-          summaries.push(summaryOf(r));
-          roots.set(r.id, r.memo.originRoot ?? r.memo.rootCheckpointId ?? null);
-          queue.push(r.id);
-        }
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor && summaries.length < 500);
-    }
-    const nodes = await Promise.all(
-      summaries.map(async (s): Promise<LineageNode> => {
-        const rootCheckpointId = roots.get(s.id) ?? null;
-        const root = rootCheckpointId ? await ctx.jobs.checkpoints.snapshot(rootCheckpointId) : null;
-        return { ...s, rootCheckpointId, branchedFrom: root?.parentId ? { checkpointId: root.parentId, step: root.step } : null };
-      }),
-    );
-    return { rootId: rootView.id, nodes };
-  }),
+      const client = await ctx.temporal.client();
+      const tenant = ctx.principal.tenant;
+      let d: WorkflowExecutionDescription = await describeOwned(client, tenant, input.id, 'generation');
+      for (let depth = 0; depth < 64; depth++) {
+        const parent = d.typedSearchAttributes.get(parentKey);
+        if (!parent) break;
+        const up = await describeOwned(client, tenant, parent, 'generation').catch(() => null);
+        if (!up) break;
+        d = up;
+      }
+      const rootView = await generationView(client, ctx.jobs.checkpoints, d);
+      const summaries: GenerationSummary[] = [
+        {
+          id: rootView.id,
+          state: rootView.state,
+          model: rootView.model,
+          batchId: rootView.batchId,
+          parentId: rootView.parentId,
+          step: rootView.step,
+          checkpointId: rootView.checkpointId,
+          createdAt: rootView.createdAt,
+          finishedAt: rootView.finishedAt,
+        },
+      ];
+      const roots = new Map<string, string | null>([[rootView.id, rootView.rootCheckpointId]]);
+      const queue = [rootView.id];
+      while (queue.length > 0 && summaries.length < 500) {
+        const pid = queue.shift()!;
+        let cursor: string | undefined;
+        do {
+          const page = await listPage(client, generationsQuery(tenant, { parentId: pid }), 100, cursor);
+          for (const r of page.rows) {
+            if (r.tenant !== tenant || roots.has(r.id)) continue;
+            summaries.push(summaryOf(r));
+            roots.set(r.id, r.memo.originRoot ?? r.memo.rootCheckpointId ?? null);
+            queue.push(r.id);
+          }
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor && summaries.length < 500);
+      }
+      const nodes = await Promise.all(
+        summaries.map(async (s): Promise<LineageNode> => {
+          const rootCheckpointId = roots.get(s.id) ?? null;
+          const root = rootCheckpointId ? await ctx.jobs.checkpoints.snapshot(rootCheckpointId) : null;
+          return { ...s, rootCheckpointId, branchedFrom: root?.parentId ? { checkpointId: root.parentId, step: root.step } : null };
+        }),
+      );
+      return { rootId: rootView.id, nodes };
+    }),
 
   /**
    * Progress as server-sent events: every step in order (step, partial text, image clocks), then
@@ -354,12 +381,14 @@ export const generationsRouter = router({
       const s = parts.snapshot;
       const events: WatchEvent[] = [];
       if (s) {
-        const rootStep = await rootStepOf(checkpoints, (d.memo ?? {}));
+        const rootStep = await rootStepOf(checkpoints, d.memo ?? {});
         const floor = Math.max(cursor?.step ?? rootStep, rootStep);
         const chain = (await checkpoints.chain(s.checkpointId, floor)).filter((c) => c.step >= (cursor?.step ?? rootStep));
         // Every step once, as `running` (the newest with the current state); the loop below drops
         // what the client already has.
-        chain.forEach((c, i) => events.push(eventOf(c, i === chain.length - 1 ? parts.state : 'running', i === chain.length - 1 ? parts.error : null)));
+        chain.forEach((c, i) =>
+          events.push(eventOf(c, i === chain.length - 1 ? parts.state : 'running', i === chain.length - 1 ? parts.error : null)),
+        );
         if (chain.length === 0) events.push(eventOf(s, parts.state, parts.error));
       } else if (!cursor || cursor.state !== parts.state) {
         events.push(eventOf(null, parts.state, parts.error));

@@ -6,7 +6,12 @@ import { appRouter } from './_app.js';
 const createCaller = createCallerFactory(appRouter);
 
 function gateway(reachable: boolean): TemporalGateway {
-  return { address: '127.0.0.1:1', namespace: 'default', ping: async () => reachable, client: () => Promise.reject(new Error('no Temporal in this test')) };
+  return {
+    address: '127.0.0.1:1',
+    namespace: 'default',
+    ping: async () => reachable,
+    client: () => Promise.reject(new Error('no Temporal in this test')),
+  };
 }
 
 describe('health procedure', () => {

@@ -8,11 +8,11 @@ export const healthProcedure = publicProcedure
   .input(z.object({}).strict().optional())
   .output(healthSchema)
   .query(async ({ ctx }): Promise<Health> => {
-  const reachable = await ctx.temporal.ping();
-  return {
-    status: reachable ? 'ok' : 'degraded',
-    version: ctx.version,
-    temporal: { address: ctx.temporal.address, namespace: ctx.temporal.namespace, reachable },
-    uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
-  };
-});
+    const reachable = await ctx.temporal.ping();
+    return {
+      status: reachable ? 'ok' : 'degraded',
+      version: ctx.version,
+      temporal: { address: ctx.temporal.address, namespace: ctx.temporal.namespace, reachable },
+      uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
+    };
+  });

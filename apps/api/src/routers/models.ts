@@ -10,13 +10,19 @@ export const modelsRouter = router({
     .input(z.object({}).strict().optional())
     .output(z.array(modelInfoSchema))
     .query(({ ctx }): ModelInfo[] =>
-    ctx.jobs.models.list().map(({ config }) => ({
-      name: config.spec.name,
-      latentShape: [...config.spec.latentShape],
-      maxTokens: config.config.max_tokens,
-      maxImages: config.config.max_images,
-      defaults: { steps: config.defaults.steps, guidance: config.defaults.guidance, imageGuidance: config.defaults.imageGuidance, temperature: config.defaults.temperature, topK: config.defaults.topK },
-      vocabulary: config.config.vocab.filter((w) => !/^<(pad|bos|sep)>$/.test(w)),
-    })),
-  ),
+      ctx.jobs.models.list().map(({ config }) => ({
+        name: config.spec.name,
+        latentShape: [...config.spec.latentShape],
+        maxTokens: config.config.max_tokens,
+        maxImages: config.config.max_images,
+        defaults: {
+          steps: config.defaults.steps,
+          guidance: config.defaults.guidance,
+          imageGuidance: config.defaults.imageGuidance,
+          temperature: config.defaults.temperature,
+          topK: config.defaults.topK,
+        },
+        vocabulary: config.config.vocab.filter((w) => !/^<(pad|bos|sep)>$/.test(w)),
+      })),
+    ),
 });

@@ -2,7 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
-import { CPU_TASK_QUEUE, WEBHOOK_EVENTS, WORKFLOWS, type WebhookRequest, type WebhookTarget, type GenerationRoot, type GenerationWorkflowInput, batchKey, modelKey, parentKey, stepKey, tenantKey } from '@oneflow/contracts';
+import {
+  CPU_TASK_QUEUE,
+  WEBHOOK_EVENTS,
+  WORKFLOWS,
+  type WebhookRequest,
+  type WebhookTarget,
+  type GenerationRoot,
+  type GenerationWorkflowInput,
+  batchKey,
+  modelKey,
+  parentKey,
+  stepKey,
+  tenantKey,
+} from '@oneflow/contracts';
 import { InvalidInputError } from '../checkpoints.js';
 import { sha256, type GenerationMemo } from '../jobs.js';
 
@@ -19,7 +32,9 @@ export function canonicalJson(value: unknown): string {
 
 /** A job id: random, or derived from (tenant, idempotency key) so a retried create finds the first job. */
 export function jobId(prefix: 'gen' | 'batch', tenant: string, idempotencyKey: string | undefined): string {
-  return idempotencyKey ? `${prefix}-${sha256(`${tenant}\u0000${prefix}\u0000${idempotencyKey}`).slice(0, 32)}` : `${prefix}-${randomUUID()}`;
+  return idempotencyKey
+    ? `${prefix}-${sha256(`${tenant}\u0000${prefix}\u0000${idempotencyKey}`).slice(0, 32)}`
+    : `${prefix}-${randomUUID()}`;
 }
 
 /** Runs `fn`, turning input the engine would refuse into BAD_REQUEST. */
@@ -109,10 +124,17 @@ export function generationArgs(
  * The webhook a job will deliver to (every event unless it names some), or BAD_REQUEST when the
  * tenant has no signing secret: the worker could never sign its messages.
  */
-export function webhookTarget(webhook: WebhookRequest | undefined, tenant: string, tenantsWithSecret: ReadonlySet<string>): WebhookTarget | undefined {
+export function webhookTarget(
+  webhook: WebhookRequest | undefined,
+  tenant: string,
+  tenantsWithSecret: ReadonlySet<string>,
+): WebhookTarget | undefined {
   if (!webhook) return undefined;
   if (!tenantsWithSecret.has(tenant)) {
-    throw new TRPCError({ code: 'BAD_REQUEST', message: `no webhook signing secret is configured for tenant ${tenant} (ONEFLOW_WEBHOOK_SECRETS or the key file's webhookSecret)` });
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: `no webhook signing secret is configured for tenant ${tenant} (ONEFLOW_WEBHOOK_SECRETS or the key file's webhookSecret)`,
+    });
   }
   return { url: webhook.url, events: webhook.events ? [...new Set(webhook.events)] : [...WEBHOOK_EVENTS] };
 }

@@ -49,7 +49,8 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
       try {
         if (root.kind === 'new') return await engine.create(root.request);
         if (root.kind === 'resume') return await engine.describe(root.checkpointId);
-        const from = root.atStep === undefined ? root.checkpointId : (await ancestorAt(engine, root.checkpointId, root.atStep)).checkpointId;
+        const from =
+          root.atStep === undefined ? root.checkpointId : (await ancestorAt(engine, root.checkpointId, root.atStep)).checkpointId;
         return await engine.derive(from, {
           ...(root.overrides ? { overrides: root.overrides } : {}),
           ...(root.refine ? { refine: root.refine } : {}),
@@ -80,7 +81,10 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
           } catch (error) {
             // Lost with its machine before it was made durable: redo the steps (deterministic).
             if (!(error instanceof BlobNotFoundError)) throw error;
-            logger.warn({ checkpointId: resumed.checkpointId, attempt: ctx.info.attempt }, 'heartbeat checkpoint missing, redoing from the input');
+            logger.warn(
+              { checkpointId: resumed.checkpointId, attempt: ctx.info.attempt },
+              'heartbeat checkpoint missing, redoing from the input',
+            );
           }
         }
         while (!head.done && head.step < target) {

@@ -24,7 +24,9 @@ export function createActivities(deps: ActivityDeps): Partial<Activities> {
   };
 }
 /** Every activity a workflow may call (workflows import this type only). */
-export type Activities = ReturnType<typeof createSmokeActivities> & ReturnType<typeof createGenerationActivities> & ReturnType<typeof createWebhookActivities>;
+export type Activities = ReturnType<typeof createSmokeActivities> &
+  ReturnType<typeof createGenerationActivities> &
+  ReturnType<typeof createWebhookActivities>;
 
 /** The light activities of the CPU queue (webhook deliveries). */
 export function createCpuActivities(deps: ActivityDeps) {

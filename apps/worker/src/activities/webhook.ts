@@ -36,9 +36,12 @@ export function createWebhookActivities({ logger, webhookSecrets, now = () => ne
      * throws, and the activity's retry policy tries again with exponential backoff; the body and
      * `webhook-id` are the same on every attempt, the timestamp (and so the signature) is fresh.
      */
-    async deliverWebhook(input: Pick<WebhookDeliveryInput, 'tenant' | 'target' | 'messageId' | 'payload'>): Promise<{ status: number; attempt: number }> {
+    async deliverWebhook(
+      input: Pick<WebhookDeliveryInput, 'tenant' | 'target' | 'messageId' | 'payload'>,
+    ): Promise<{ status: number; attempt: number }> {
       const secret = webhookSecrets?.get(input.tenant);
-      if (!secret) throw ApplicationFailure.nonRetryable(`no webhook signing secret is configured for tenant ${input.tenant}`, WEBHOOK_NOT_CONFIGURED);
+      if (!secret)
+        throw ApplicationFailure.nonRetryable(`no webhook signing secret is configured for tenant ${input.tenant}`, WEBHOOK_NOT_CONFIGURED);
       const attempt = Context.current().info.attempt;
       const body = JSON.stringify(input.payload);
       const at = now();
@@ -61,7 +64,10 @@ export function createWebhookActivities({ logger, webhookSecrets, now = () => ne
         // The receiver's answer is not ours to keep; drain it so the connection is reused.
         await res.arrayBuffer().catch(() => undefined);
       } catch (error) {
-        logger.warn({ messageId: input.messageId, attempt, err: error instanceof Error ? error.message : String(error) }, 'webhook delivery failed');
+        logger.warn(
+          { messageId: input.messageId, attempt, err: error instanceof Error ? error.message : String(error) },
+          'webhook delivery failed',
+        );
         throw new Error(`webhook POST failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (res.status < 200 || res.status >= 300) {

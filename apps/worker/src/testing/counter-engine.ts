@@ -28,7 +28,10 @@ export class CounterEngine implements GenerationEngine {
   /** Throw a transient error once when about to run this step (a worker dying mid-activity). */
   failOnceAtStep: number | null = null;
 
-  constructor(private readonly store: BlobStore, options: { stepDelayMs?: number } = {}) {
+  constructor(
+    private readonly store: BlobStore,
+    options: { stepDelayMs?: number } = {},
+  ) {
     this.stepDelayMs = options.stepDelayMs ?? 0;
   }
 
@@ -88,7 +91,7 @@ export class CounterEngine implements GenerationEngine {
   /** The chain of checkpoints from `checkpointId` back to its root (newest first). */
   async ancestry(checkpointId: string): Promise<CounterCheckpoint[]> {
     const chain: CounterCheckpoint[] = [];
-    for (let id: string | null = checkpointId; id !== null; ) {
+    for (let id: string | null = checkpointId; id !== null;) {
       const c: CounterCheckpoint = await this.load(id);
       chain.push(c);
       id = c.parent;

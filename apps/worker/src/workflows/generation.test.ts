@@ -100,7 +100,11 @@ describe('generation workflow', () => {
   });
 
   it('continues as new when its history reaches the event limit', async () => {
-    const handle = await start({ root: { kind: 'new', request: { total: 30, seed: 4 } }, stepsPerActivity: 1, continueAsNewAfterEvents: 60 });
+    const handle = await start({
+      root: { kind: 'new', request: { total: 30, seed: 4 } },
+      stepsPerActivity: 1,
+      continueAsNewAfterEvents: 60,
+    });
     const result = (await handle.result()) as GenerationResult;
     expect(result.final.text).toBe(await direct(30, 4));
     expect(result.timings.activities).toBe(30);
@@ -150,13 +154,22 @@ describe('generation workflow', () => {
   });
 
   it('branches from any step: unchanged parameters reproduce the parent, a new seed diverges', async () => {
-    const parent = (await (await start({ root: { kind: 'new', request: { total: 8, seed: 2 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
-    const fromStep3 = { kind: 'checkpoint', checkpointId: parent.final.checkpointId, atStep: 3, parentGenerationId: parent.generationId } as const;
+    const parent = (await (
+      await start({ root: { kind: 'new', request: { total: 8, seed: 2 } }, stepsPerActivity: 4 })
+    ).result()) as GenerationResult;
+    const fromStep3 = {
+      kind: 'checkpoint',
+      checkpointId: parent.final.checkpointId,
+      atStep: 3,
+      parentGenerationId: parent.generationId,
+    } as const;
     const sameHandle = await start({ root: fromStep3, stepsPerActivity: 4 });
     const same = (await sameHandle.result()) as GenerationResult;
     expect(same.final.text).toBe(parent.final.text);
     expect((await engine.describe(same.rootCheckpointId)).step).toBe(3);
-    const other = (await (await start({ root: { ...fromStep3, overrides: { seed: 99 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
+    const other = (await (
+      await start({ root: { ...fromStep3, overrides: { seed: 99 } }, stepsPerActivity: 4 })
+    ).result()) as GenerationResult;
     expect(other.final.text.split(' ').slice(0, 3)).toEqual(parent.final.text.split(' ').slice(0, 3));
     expect(other.final.text).not.toBe(parent.final.text);
     // lineage is recorded and listable
@@ -171,7 +184,9 @@ describe('generation workflow', () => {
   });
 
   it('refuses a step the chain does not have', async () => {
-    const parent = (await (await start({ root: { kind: 'new', request: { total: 3, seed: 2 } }, stepsPerActivity: 4 })).result()) as GenerationResult;
+    const parent = (await (
+      await start({ root: { kind: 'new', request: { total: 3, seed: 2 } }, stepsPerActivity: 4 })
+    ).result()) as GenerationResult;
     const handle = await start({ root: { kind: 'checkpoint', checkpointId: parent.final.checkpointId, atStep: 9 }, stepsPerActivity: 4 });
     const error: unknown = await handle.result().catch((e: unknown) => e);
     expect(((error as WorkflowFailedError).cause?.cause as ApplicationFailure).type).toBe('BadRequest');
@@ -229,7 +244,8 @@ describe('generation workflow', () => {
     const listed: string[] = [];
     await until('visibility', async () => {
       listed.length = 0;
-      for await (const wf of client.workflow.list({ query: `OneflowBatchId = '${batchId}' AND WorkflowType = 'generation'` })) listed.push(wf.workflowId);
+      for await (const wf of client.workflow.list({ query: `OneflowBatchId = '${batchId}' AND WorkflowType = 'generation'` }))
+        listed.push(wf.workflowId);
       return listed.length === 5;
     });
     expect(listed.sort()).toEqual(items.map((it) => it.generationId).sort());
@@ -239,7 +255,10 @@ describe('generation workflow', () => {
     engine.stepDelayMs = 100;
     try {
       const batchId = `batch-${randomUUID()}`;
-      const items = [1, 2, 3, 4].map((seed) => ({ generationId: `${batchId}-${seed}`, root: { kind: 'new' as const, request: { total: 50, seed } } }));
+      const items = [1, 2, 3, 4].map((seed) => ({
+        generationId: `${batchId}-${seed}`,
+        root: { kind: 'new' as const, request: { total: 50, seed } },
+      }));
       const handle = await client.workflow.start(WORKFLOWS.batch, {
         taskQueue: CPU_TASK_QUEUE,
         workflowId: batchId,
@@ -276,7 +295,9 @@ describe('generation workflow', () => {
   // RECORD_HISTORIES=1 they are also saved as fixtures that replay.test.ts keeps replaying.
   it('replays the recorded histories of the workflows above deterministically', async () => {
     expect(ran.size).toBeGreaterThanOrEqual(8);
-    const histories = await Promise.all([...ran.values()].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })));
+    const histories = await Promise.all(
+      [...ran.values()].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })),
+    );
     const results = [];
     for await (const r of Worker.runReplayHistories({ workflowsPath, replayName: 'generation.test' }, histories)) results.push(r);
     expect(results.filter((r) => r.error !== undefined).map((r) => `${r.workflowId}: ${String(r.error)}`)).toEqual([]);
@@ -284,7 +305,13 @@ describe('generation workflow', () => {
     if (process.env['RECORD_HISTORIES'] === '1') {
       mkdirSync(HISTORIES_DIR, { recursive: true });
       for (const [name, id] of ran) {
-        const file = path.join(HISTORIES_DIR, `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 80)}.json`);
+        const file = path.join(
+          HISTORIES_DIR,
+          `${name
+            .replace(/[^a-z0-9]+/gi, '-')
+            .replace(/^-|-$/g, '')
+            .slice(0, 80)}.json`,
+        );
         const history = histories.find((h) => h.workflowId === id)?.history;
         if (history) writeFileSync(file, historyToJSON(history));
       }

@@ -68,7 +68,12 @@ function advanceActivity(heartbeatTimeoutSeconds: number) {
  * retries on its own schedule. Runs even while this workflow is being canceled. Nothing here runs
  * for a generation without a webhook, so recorded histories replay unchanged.
  */
-async function notify(input: GenerationWorkflowInput, state: WebhookPayload['data']['state'], head: CheckpointSummary | null, error: string | null): Promise<void> {
+async function notify(
+  input: GenerationWorkflowInput,
+  state: WebhookPayload['data']['state'],
+  head: CheckpointSummary | null,
+  error: string | null,
+): Promise<void> {
   const target = input.webhook;
   const type = `generation.${state}` as const;
   if (!target || !target.events.includes(type)) return;
@@ -98,7 +103,10 @@ async function notify(input: GenerationWorkflowInput, state: WebhookPayload['dat
     );
   } catch (err) {
     // The generation's own outcome stands even if its notification could not be scheduled.
-    log.error('webhook delivery not started', { generationId: input.generationId, error: err instanceof Error ? err.message : String(err) });
+    log.error('webhook delivery not started', {
+      generationId: input.generationId,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 }
 
@@ -116,7 +124,16 @@ async function watchDeadline(input: GenerationWorkflowInput): Promise<void> {
       workflowId: `${input.generationId}-expiry-${runId}`,
       taskQueue: CPU_TASK_QUEUE,
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      args: [{ generationId: input.generationId, firstRunId: runId, deadlineAt: input.deadlineAt, tenant: input.tenant ?? 'default', target, batchId: input.batchId ?? null }],
+      args: [
+        {
+          generationId: input.generationId,
+          firstRunId: runId,
+          deadlineAt: input.deadlineAt,
+          tenant: input.tenant ?? 'default',
+          target,
+          batchId: input.batchId ?? null,
+        },
+      ],
     });
   } catch (err) {
     log.error('expiry watch not started', { generationId: input.generationId, error: err instanceof Error ? err.message : String(err) });
@@ -189,7 +206,8 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
       if (result.stoppedBy === 'cancelled' || CancellationScope.current().consideredCancelled) break;
       const every = input.continueAsNewEvery;
       const { historyLength, historySize } = workflowInfo();
-      const historyFull = historyLength >= (input.continueAsNewAfterEvents ?? CONTINUE_AS_NEW_HISTORY_EVENTS) || historySize >= CONTINUE_AS_NEW_HISTORY_BYTES;
+      const historyFull =
+        historyLength >= (input.continueAsNewAfterEvents ?? CONTINUE_AS_NEW_HISTORY_EVENTS) || historySize >= CONTINUE_AS_NEW_HISTORY_BYTES;
       if (!current.done && (historyFull || (every !== undefined && timings.activities % every === 0))) {
         return await continueAsNew<typeof generation>({
           ...input,

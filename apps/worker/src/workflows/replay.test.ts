@@ -17,7 +17,10 @@ describe('recorded workflow histories', () => {
   });
 
   it('replay on the current workflow code without nondeterminism', async () => {
-    const histories = files.map((f) => ({ workflowId: f, history: JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8')) as unknown }));
+    const histories = files.map((f) => ({
+      workflowId: f,
+      history: JSON.parse(readFileSync(path.join(HISTORIES_DIR, f), 'utf8')) as unknown,
+    }));
     const failures: string[] = [];
     for await (const r of Worker.runReplayHistories({ workflowsPath, replayName: 'recorded' }, histories)) {
       if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);

@@ -8,7 +8,14 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CPU_TASK_QUEUE, WEBHOOK_EVENTS, WORKFLOWS, type GenerationResult, type GenerationWorkflowInput, type WebhookPayload } from '@oneflow/contracts';
+import {
+  CPU_TASK_QUEUE,
+  WEBHOOK_EVENTS,
+  WORKFLOWS,
+  type GenerationResult,
+  type GenerationWorkflowInput,
+  type WebhookPayload,
+} from '@oneflow/contracts';
 import { WebhookReceiver } from '@oneflow/devstack';
 import { LocalBlobStore } from '@oneflow/store';
 import { CounterEngine } from '../testing/counter-engine.js';
@@ -29,7 +36,12 @@ const receiver = new WebhookReceiver();
 
 beforeAll(async () => {
   await receiver.start();
-  worker = await startInProcessWorker({ address: inject('temporalAddress'), namespace: NAMESPACE, engine, webhookSecrets: new Map([['acme', SECRET]]) });
+  worker = await startInProcessWorker({
+    address: inject('temporalAddress'),
+    namespace: NAMESPACE,
+    engine,
+    webhookSecrets: new Map([['acme', SECRET]]),
+  });
   client = worker.client;
 });
 afterAll(async () => {
@@ -41,7 +53,10 @@ afterAll(async () => {
 /** Generation workflows this file ran, by test name: replayed at the end (and recorded with RECORD_HISTORIES=1). */
 const ran = new Map<string, string>();
 
-async function start(input: Omit<GenerationWorkflowInput, 'generationId' | 'stepsPerActivity'>, deadlineMs?: number): Promise<WorkflowHandleWithFirstExecutionRunId> {
+async function start(
+  input: Omit<GenerationWorkflowInput, 'generationId' | 'stepsPerActivity'>,
+  deadlineMs?: number,
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const generationId = `gen-${randomUUID()}`;
   const handle = await client.workflow.start(WORKFLOWS.generation, {
     taskQueue: CPU_TASK_QUEUE,
@@ -82,10 +97,19 @@ describe('webhook delivery', () => {
     expect(ts[2]! - ts[0]!).toBeGreaterThanOrEqual(2); // backoff: 1 s, then 2 s
     const event = JSON.parse(got[0]!.body) as WebhookPayload;
     expect(event.type).toBe('generation.succeeded');
-    expect(event.data).toMatchObject({ id: h.workflowId, state: 'succeeded', step: result.final.step, text: result.final.text, checkpointId: result.final.checkpointId, error: null });
+    expect(event.data).toMatchObject({
+      id: h.workflowId,
+      state: 'succeeded',
+      step: result.final.step,
+      text: result.final.text,
+      checkpointId: result.final.checkpointId,
+      error: null,
+    });
     await expect((await deliveryOf(h)).result()).resolves.toEqual({ status: 204, attempt: 3 });
     // A wrong secret does not verify.
-    expect(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(got[2]!.body, got[2]!.headers as Record<string, string>)).toThrow(/signature/);
+    expect(() =>
+      new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(got[2]!.body, got[2]!.headers as Record<string, string>),
+    ).toThrow(/signature/);
   }, 60_000);
 
   it('POSTs generation.failed with the error when the generation fails', async () => {
@@ -100,7 +124,11 @@ describe('webhook delivery', () => {
   }, 60_000);
 
   it('sends only the events asked for', async () => {
-    const h = await start({ root: { kind: 'new', request: { total: 3 } }, tenant: 'acme', webhook: { url: receiver.url, events: ['generation.failed'] } });
+    const h = await start({
+      root: { kind: 'new', request: { total: 3 } },
+      tenant: 'acme',
+      webhook: { url: receiver.url, events: ['generation.failed'] },
+    });
     await h.result();
     await expect((await deliveryOf(h)).describe()).rejects.toThrow(/not found/i);
     expect(receiver.of(h.workflowId)).toEqual([]);
@@ -128,7 +156,10 @@ describe('webhook delivery', () => {
       expect((await h.describe()).status.name).toBe('TIMED_OUT');
       const [got] = await until('the expired message', () => receiver.of(h.workflowId).length >= 1 && receiver.of(h.workflowId), 30_000);
       const event = new Webhook(SECRET).verify(got!.body, got!.headers as Record<string, string>) as WebhookPayload;
-      expect(event).toMatchObject({ type: 'generation.expired', data: { id: h.workflowId, state: 'expired', error: expect.stringMatching(/deadline/) as unknown } });
+      expect(event).toMatchObject({
+        type: 'generation.expired',
+        data: { id: h.workflowId, state: 'expired', error: expect.stringMatching(/deadline/) as unknown },
+      });
       expect(event.data.step).toBeGreaterThan(0);
       expect(event.data.checkpointId).toMatch(/^[0-9a-f]{64}$/);
       await expect(client.workflow.getHandle(`${h.workflowId}-expiry-${h.firstExecutionRunId}`).result()).resolves.toBe('delivered');
@@ -138,7 +169,15 @@ describe('webhook delivery', () => {
   }, 60_000);
 
   it('the expiry watch of a generation that finished in time sends nothing', async () => {
-    const h = await start({ root: { kind: 'new', request: { total: 3 } }, tenant: 'acme', webhook: { url: receiver.url, events: ['generation.expired'] }, deadlineAt: new Date(Date.now() + 1000).toISOString() }, 60_000);
+    const h = await start(
+      {
+        root: { kind: 'new', request: { total: 3 } },
+        tenant: 'acme',
+        webhook: { url: receiver.url, events: ['generation.expired'] },
+        deadlineAt: new Date(Date.now() + 1000).toISOString(),
+      },
+      60_000,
+    );
     await h.result();
     await expect(client.workflow.getHandle(`${h.workflowId}-expiry-${h.firstExecutionRunId}`).result()).resolves.toBe('not expired');
     expect(receiver.of(h.workflowId)).toEqual([]);
@@ -146,15 +185,28 @@ describe('webhook delivery', () => {
 
   // Every history above replays on the current code; RECORD_HISTORIES=1 keeps them for replay.test.ts.
   it('replays the histories of the generations above deterministically', async () => {
-    const histories = await Promise.all([...ran.values()].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })));
+    const histories = await Promise.all(
+      [...ran.values()].map(async (id) => ({ workflowId: id, history: await client.workflow.getHandle(id).fetchHistory() })),
+    );
     const failures: string[] = [];
-    for await (const r of Worker.runReplayHistories({ workflowsPath, replayName: 'webhook.test' }, histories)) if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);
+    for await (const r of Worker.runReplayHistories({ workflowsPath, replayName: 'webhook.test' }, histories))
+      if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);
     expect(failures).toEqual([]);
     if (process.env['RECORD_HISTORIES'] === '1') {
       mkdirSync(HISTORIES_DIR, { recursive: true });
       for (const [name, id] of ran) {
         const history = histories.find((h) => h.workflowId === id)?.history;
-        if (history) writeFileSync(path.join(HISTORIES_DIR, `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 80)}.json`), historyToJSON(history));
+        if (history)
+          writeFileSync(
+            path.join(
+              HISTORIES_DIR,
+              `${name
+                .replace(/[^a-z0-9]+/gi, '-')
+                .replace(/^-|-$/g, '')
+                .slice(0, 80)}.json`,
+            ),
+            historyToJSON(history),
+          );
       }
     }
   }, 60_000);

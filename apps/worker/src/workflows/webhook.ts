@@ -53,7 +53,16 @@ export async function expiryWatch(input: ExpiryWatchInput): Promise<'delivered' 
         payload: {
           type: 'generation.expired',
           timestamp: new Date().toISOString(),
-          data: { id: input.generationId, state: 'expired', batchId: input.batchId, step: o.step, text: '', imageClocks: [], checkpointId: o.checkpointId, error: 'deadline passed before it finished' },
+          data: {
+            id: input.generationId,
+            state: 'expired',
+            batchId: input.batchId,
+            step: o.step,
+            text: '',
+            imageClocks: [],
+            checkpointId: o.checkpointId,
+            error: 'deadline passed before it finished',
+          },
         },
       }).then(() => 'delivered' as const);
     }

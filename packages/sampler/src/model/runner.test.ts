@@ -50,7 +50,11 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
 
   it('keeps the event loop free during a long forward pass, where an in-thread session starves it', async () => {
     const base = prompt('count from two to five', 1);
-    const big = { ...base, tokens: [...base.tokens, ...Array<number>(30).fill(model.spec.image)], images: Array.from({ length: 30 }, () => ({ latent: new Float32Array(784), t: 0.5 })) };
+    const big = {
+      ...base,
+      tokens: [...base.tokens, ...Array<number>(30).fill(model.spec.image)],
+      images: Array.from({ length: 30 }, () => ({ latent: new Float32Array(784), t: 0.5 })),
+    };
     const rows = Array.from({ length: 8 }, () => big);
     const ticksDuring = async (f: () => Promise<unknown>) => {
       let ticks = 0;
@@ -107,7 +111,9 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
 
   it('refuses a state made for another model', async () => {
     const s = prompt('draw a seven', 1);
-    await expect(runner.stepOutputs({ ...s, spec: { ...s.spec, sha256: 'f'.repeat(64) } })).rejects.toThrow(/made for model tiny-model \(ffffffffffff\), this runner serves tiny-model/);
+    await expect(runner.stepOutputs({ ...s, spec: { ...s.spec, sha256: 'f'.repeat(64) } })).rejects.toThrow(
+      /made for model tiny-model \(ffffffffffff\), this runner serves tiny-model/,
+    );
   });
 
   it('reports a failing forward pass to its caller and keeps serving', async () => {

@@ -122,7 +122,9 @@ export class ModelRunner {
         workers.map(
           (w) =>
             new Promise<void>((resolve, reject) => {
-              w.once('message', (m: WorkerReply) => (m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type}`))));
+              w.once('message', (m: WorkerReply) =>
+                m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type}`)),
+              );
               w.once('error', reject);
               w.postMessage(init);
             }),
@@ -159,7 +161,9 @@ export class ModelRunner {
   /** The outputs `step` needs for `state`: conditional, plus the twins its guidance needs (one batched forward). */
   async stepOutputs(state: SamplerState): Promise<StepOutputs> {
     if (state.spec.sha256 !== this.model.spec.sha256) {
-      throw new Error(`state was made for model ${state.spec.name} (${state.spec.sha256.slice(0, 12)}), this runner serves ${this.model.spec.name} (${this.model.spec.sha256.slice(0, 12)})`);
+      throw new Error(
+        `state was made for model ${state.spec.name} (${state.spec.sha256.slice(0, 12)}), this runner serves ${this.model.spec.name} (${this.model.spec.sha256.slice(0, 12)})`,
+      );
     }
     return stepOutputsOf(state, await this.forward(guidanceRows(state)));
   }
@@ -192,7 +196,8 @@ export class ModelRunner {
             this.turn++;
             this.pump();
           };
-          this.timer = this.maxWaitMs === 0 ? setImmediate(fire) : setTimeout(fire, Math.max(0, this.maxWaitMs - (performance.now() - oldest.at)));
+          this.timer =
+            this.maxWaitMs === 0 ? setImmediate(fire) : setTimeout(fire, Math.max(0, this.maxWaitMs - (performance.now() - oldest.at)));
         }
         return;
       }

@@ -93,7 +93,15 @@ export function specOf(g: GoldenFile): ModelSpec {
 }
 
 export function paramsOf(p: GoldenParams): SamplerParams {
-  return { steps: p.steps, guidance: p.w, imageGuidance: p.w_image ?? 1, temperature: p.temperature, topK: p.top_k, maxLen: p.max_len, maxImages: p.max_images };
+  return {
+    steps: p.steps,
+    guidance: p.w,
+    imageGuidance: p.w_image ?? 1,
+    temperature: p.temperature,
+    topK: p.top_k,
+    maxLen: p.max_len,
+    maxImages: p.max_images,
+  };
 }
 
 export function stateOf(g: GoldenState, spec: ModelSpec, params: SamplerParams): SamplerState {

@@ -90,11 +90,20 @@ export async function startStack(options: {
     { tenant: 'acme', sha256: hashApiKey(KEYS.acme) },
     { tenant: 'umbrella', sha256: hashApiKey(KEYS.umbrella) },
   ]);
-  const api = await createApiServer({ inner: { temporal, version: 'test', startedAt: Date.now(), jobs }, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), keys });
+  const api = await createApiServer({
+    inner: { temporal, version: 'test', startedAt: Date.now(), jobs },
+    host: '127.0.0.1',
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    keys,
+  });
   let worker: ChildProcess | null = null;
   try {
-    const secrets = Object.entries(options.webhookSecrets ?? {}).map(([tenant, secret]) => `${tenant}:${secret}`).join(',');
-    if (options.worker) worker = await startWorker(options.address, options.namespace, dataDir, secrets ? { ONEFLOW_WEBHOOK_SECRETS: secrets } : {});
+    const secrets = Object.entries(options.webhookSecrets ?? {})
+      .map(([tenant, secret]) => `${tenant}:${secret}`)
+      .join(',');
+    if (options.worker)
+      worker = await startWorker(options.address, options.namespace, dataDir, secrets ? { ONEFLOW_WEBHOOK_SECRETS: secrets } : {});
   } catch (error) {
     await api.close();
     await temporal.close();
