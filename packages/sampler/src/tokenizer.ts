@@ -62,6 +62,11 @@ export class Tokenizer {
     return [...front, ...ids.map((x) => (x === this.image ? images[next++]! : x))];
   }
 
+  /** Each token's surface text, in order (`<image>` for an image token): what a viewer shows token by token. */
+  pieces(ids: readonly number[]): string[] {
+    return ids.map((x, i) => (i === 0 ? '' : ' ') + (this.vocab[x] ?? `<unk:${x}>`));
+  }
+
   /** Token ids → words joined by spaces (`<image>` stays as the placeholder). */
   decode(ids: readonly number[]): string {
     return ids.map((x) => this.vocab[x] ?? `<unk:${x}>`).join(' ');
