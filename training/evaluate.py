@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import time
-import zlib
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -23,8 +21,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.data import (CLASS_NAMES, DIGITS, IMAGE, STOI, VOCAB, DocSampler, load_images, to_latent)
-from training.sample import (Draws, OrtRunner, SamplerParams, State, initial_state, params_from_config, render_text,
-                             run_many)
+from training.model_io import load_model, write_grid
+from training.sample import (Draws, ImageSlot, OrtRunner, SamplerParams, State, TorchRunner, initial_state, pack,
+                             params_from_config, render_text, run_many)
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 NAME_TO_CLASS = {n: c for c, n in enumerate(CLASS_NAMES)}
@@ -83,34 +82,6 @@ def classify(clf: Classifier, latents: Sequence[np.ndarray]) -> np.ndarray:
     x = torch.from_numpy(np.clip(np.stack(latents), -1, 1).astype(np.float32))
     with torch.no_grad():
         return clf(x).argmax(-1).numpy()
-
-
-# ----------------------------------------------------------------------------- PNG
-
-
-def write_png(path, img: np.ndarray):
-    """img: uint8 [H, W] grayscale."""
-    h, w = img.shape
-    raw = b"".join(b"\x00" + img[r].tobytes() for r in range(h))
-
-    def chunk(t, d):
-        c = struct.pack(">I", len(d)) + t + d
-        return c + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-    data += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    Path(path).write_bytes(data)
-
-
-def write_grid(path, rows: List[List[np.ndarray]], cols: Optional[int] = None, scale: int = 2):
-    """rows of latents [1, 28, 28] in [-1, 1] -> one PNG, one row per sample, 2 px gaps."""
-    cols = cols or max(1, max((len(r) for r in rows), default=1))
-    H = len(rows) * 30 + 2; W = cols * 30 + 2
-    g = np.full((H, W), 64, np.uint8)
-    for i, r in enumerate(rows):
-        for j, lat in enumerate(r[:cols]):
-            px = ((np.clip(lat[0], -1, 1) + 1) * 127.5).astype(np.uint8)
-            g[2 + 30 * i:2 + 30 * i + 28, 2 + 30 * j:2 + 30 * j + 28] = px
-    write_png(path, np.kron(g, np.ones((scale, scale), np.uint8)))
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -280,8 +251,6 @@ def main(argv=None):
         return
     cfg = json.loads((md / "config.json").read_text())
     if a.ckpt:
-        from training.export import load_model
-        from training.sample import TorchRunner
         runner = TorchRunner(load_model(a.ckpt), a.device)
     else:
         runner = OrtRunner(str(md / "model.onnx"), threads=a.threads)
@@ -344,7 +313,6 @@ def main(argv=None):
     # forward latency, one thread, typical length (prompt + 1-2 images)
     one = runner if a.ckpt else OrtRunner(str(md / "model.onnx"), threads=1)
     s = initial_state(make_prompts("interleaved", 1, a.seed, test)[0][0])
-    from training.sample import ImageSlot, pack
     s.tokens += [STOI["two"], STOI[IMAGE], STOI["three"], STOI[IMAGE]]
     s.images += [ImageSlot(np.zeros((1, 28, 28), np.float32), 0.5) for _ in range(2)]
     inp = pack([s])

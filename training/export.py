@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -14,27 +13,13 @@ import numpy as np
 import torch
 
 from training.data import BOS, CLASS_NAMES, IMAGE, PAD, SEP, STOI, VOCAB
-from training.model import ModelConfig, OneFlowNet
-from training.train import TrainConfig
+from training.model import OneFlowNet
+from training.model_io import load_model, sha256, torch_load
 from training.sample import INPUT_NAMES, OUTPUT_NAMES, SamplerParams
+from training.train import TrainConfig
 
 OPSET = 17
 CONTRACT_VERSION = 1
-
-
-def torch_load(path):
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except TypeError:  # torch < 1.13.1 has no weights_only
-        return torch.load(path, map_location="cpu")
-
-
-def load_model(ckpt: str, use_ema: bool = True) -> OneFlowNet:
-    st = torch_load(ckpt)
-    mc = dict(st["config"]["model"]); mc["chans"] = tuple(mc["chans"])
-    model = OneFlowNet(ModelConfig(**mc))
-    model.load_state_dict(st["ema" if use_ema else "model"])
-    return model.eval()
 
 
 def example_inputs(B=2, L=9, M=2):
@@ -60,14 +45,6 @@ def export_onnx(model: OneFlowNet, path: str):
     with torch.no_grad():
         torch.onnx.export(model, example_inputs(), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                           dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True)
-
-
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_config(model: OneFlowNet, out: Path, train_cfg: dict):

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from training.data import (BOS, IMAGE, SEP, STOI, TASKS, VOCAB, DocSampler, Img, doc_to_ids,
                            load_images)
 from training.model import ModelConfig, OneFlowNet, count_params
+from training.model_io import torch_load
 
 
 @dataclass
@@ -364,7 +365,6 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
     step = 0
     ck = run / "ckpt.pt"
     if resume and ck.exists():
-        from training.export import torch_load
         st = torch_load(ck)
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"]); step = st["step"]

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from training.data import STOI, VOCAB
-from training.evaluate import checks_of, class_before, score, words_to_class, write_grid
+from training.evaluate import checks_of, class_before, score, words_to_class
+from training.model_io import write_grid
 from training.model import ModelConfig, OneFlowNet
 from training.sample import Draws, SamplerParams, TorchRunner, initial_state, run_many
 

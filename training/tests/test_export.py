@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from training.data import BOS, IMAGE, SEP, STOI, VOCAB
-from training.export import OPSET, export_onnx, load_model
+from training.export import OPSET, export_onnx
+from training.model_io import load_model, sha256
 from training.model import ModelConfig, OneFlowNet
 from training.sample import INPUT_NAMES, OUTPUT_NAMES, ImageSlot, OrtRunner, State, TorchRunner, pack, unpack
 
@@ -81,7 +82,6 @@ def test_onnx_signature(tiny):
 
 @pytest.mark.skipif(not (MODEL_DIR / "weights.pt").exists(), reason="shipped model not present")
 def test_shipped_model_parity_and_hash():
-    from training.export import sha256
     cfg = json.loads((MODEL_DIR / "config.json").read_text())
     assert sha256(MODEL_DIR / "model.onnx") == cfg["onnx_sha256"]
     m = load_model(str(MODEL_DIR / "weights.pt"))

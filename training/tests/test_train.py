@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from training.data import DocSampler, load_images
-from training.export import torch_load
+from training.model_io import torch_load
 from training.train import Stream, TrainConfig, main
 
 TINY = {"seed": 3, "steps": 12, "batch_size": 8, "lr": 0.003, "warmup": 3, "threads": 1, "log_every": 4,
