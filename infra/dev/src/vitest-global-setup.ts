@@ -26,6 +26,7 @@ export const TEST_NAMESPACES = [
   'test-scale',
   'test-webhook',
   'test-webhooks',
+  'test-webhook-target',
   'test-cli',
   'test-tls',
 ] as const;
