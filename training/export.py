@@ -15,7 +15,8 @@ import torch
 from training.data import BOS, CLASS_NAMES, IMAGE, PAD, SEP, STOI, VOCAB
 from training.model import OneFlowNet
 from training.model_io import load_model, sha256, torch_load
-from training.sample import INPUT_NAMES, OUTPUT_NAMES, SamplerParams
+from training.contract import INPUT_NAMES, OUTPUT_NAMES
+from training.sample import SamplerParams
 from training.train import TrainConfig
 
 OPSET = 17

@@ -1,25 +1,45 @@
-"""Golden vectors for the TypeScript sampler (docs/model-contract.md, "Golden vectors").
+"""Golden vectors for the TypeScript sampler and runtime, made with the Python reference (training/sample.py).
+
+Two file formats, one generator:
+
+* a shipped model's ``<model>/golden/`` (docs/model-contract.md, "Golden vectors"), arrays as JSON
+  number lists (floats with Python's repr: float32 values round-trip exactly through a double):
+    forward.json    fixed inputs -> ONNX outputs (onnxruntime, CPU)
+    steps.json      fixed states + fixed model outputs + fixed draws -> expected next states
+    trajectory.json a whole generation: prompt, params, every draw consumed, final state
+
+* a test fixture's single file (``packages/sampler/fixtures/golden-tiny.json``, the contract-version-2
+  fixtures' ``golden.json``; read by packages/sampler/src/testing/golden.ts), arrays as base64 of
+  little-endian raw values ``{"dtype": "f32"|"f64"|"i64"|"bool", "shape", "b64"}``:
+    model    what a reader needs to build the model spec
+    forward  fixed padded batches -> ONNX Runtime (Python) outputs
+    steps    fixed states + synthetic outputs + explicit draws -> next states
+    run      a whole guided generation with the model in the loop, its draws recorded
+  (version-2 fixtures add ``text`` and ``codec``; see ``write_fixture_golden_v2``).
 
     /usr/bin/python3 -m training.golden --model models/oneflow-toy-v1
-
-Writes ``<model>/golden/``:
-  forward.json    fixed inputs -> ONNX outputs (onnxruntime, CPU)
-  steps.json      fixed states + fixed model outputs + fixed draws -> expected next states
-  trajectory.json a whole generation: prompt, params, every draw consumed, final state
-Floats are written with Python's repr (float32 values round-trip exactly through a double).
+    /usr/bin/python3 -m training.golden --tiny packages/sampler/fixtures
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from training.data import IMAGE, STOI, VOCAB, DocSampler, load_images
-from training.sample import (INPUT_NAMES, OUTPUT_NAMES, Draws, ImageSlot, OrtRunner, RecordedDraws,
-                             SamplerParams, State, initial_state, needs_text_free, pack, step, text_free,
-                             unconditional, unpack)
+from training.contract import INPUT_NAMES, OUTPUT_NAMES, V1_SPEC, ModelSpec
+from training.data import BOS, IMAGE, PAD, SEP, STOI, VOCAB, DocSampler, load_images
+from training.model_io import sha256
+from training.sample import (Draws, ImageSlot, Img, OrtRunner, Outputs, RecordedDraws, SamplerParams, State,
+                             initial_state, needs_text_free, pack, run_many, step, text_free, unconditional, unpack)
+
+FIXTURE_ABOUT = "Golden vectors for the TypeScript sampler, made with the Python reference (training/sample.py)."
+
+
+# ----------------------------------------------------------------------------- model-directory format (number lists)
 
 
 def f32(a) -> list:
@@ -50,7 +70,8 @@ def tensor_json(a: np.ndarray) -> dict:
             "shape": list(a.shape), "data": data}
 
 
-def make(model_dir: Path):
+def make_model_golden(model_dir: Path):
+    """``<model_dir>/golden/`` for a shipped contract-version-1 model."""
     cfg = json.loads((model_dir / "config.json").read_text())
     runner = OrtRunner(str(model_dir / "model.onnx"), threads=1)
     out = model_dir / "golden"
@@ -128,11 +149,188 @@ def make(model_dir: Path):
     print(f"golden vectors in {out}: {total / 1e6:.2f} MB; trajectory '{traj['final_text']}'")
 
 
+# ----------------------------------------------------------------------------- fixture format (base64 arrays)
+
+
+ARRAY_TYPES = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "bool": np.bool_}
+
+
+def arr(a, dtype: str) -> dict:
+    """An array as golden.ts reads it: base64 of little-endian raw values."""
+    a = np.ascontiguousarray(np.asarray(a, ARRAY_TYPES[dtype]))
+    raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+    return {"dtype": dtype, "shape": list(a.shape), "b64": base64.b64encode(raw).decode()}
+
+
+def array_type(a: np.ndarray) -> str:
+    return "bool" if a.dtype == np.bool_ else "i64" if a.dtype == np.int64 else "f32"
+
+
+def fixture_state(s: State) -> dict:
+    return {"tokens": list(map(int, s.tokens)), "prompt_len": s.prompt_len, "t_text": s.t_text, "capped": s.capped,
+            "images": [{"t": im.t, "latent": arr(im.latent, "f32")} for im in s.images]}
+
+
+def fixture_outputs(o: Outputs) -> dict:
+    return {"pi_logit": arr(o.pi_logit, "f32"), "log_lambda": arr(o.log_lambda, "f32"),
+            "q_logprobs": arr(o.q_logprobs, "f32"), "velocity": arr(o.velocity, "f32")}
+
+
+def params_json(prm: SamplerParams) -> dict:
+    return {"steps": prm.steps, "w": prm.w, "w_image": prm.w_image, "temperature": prm.temperature, "top_k": prm.top_k,
+            "max_len": prm.max_len, "max_images": prm.max_images}
+
+
+def fake_outputs(rng, s: State, pi_scale=2.0, lam_shift=1.0) -> Outputs:
+    """Synthetic model outputs for one state: random logits, rates and velocities of its spec's shapes."""
+    n, m, v = len(s.tokens), len(s.images), s.spec.vocab_size
+    logits = rng.normal(size=(n, v)) * 2.0
+    lq = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return Outputs(rng.normal(size=n).astype(np.float32) * pi_scale,
+                   (rng.normal(size=n) + lam_shift).astype(np.float32),
+                   lq.astype(np.float32), rng.normal(size=(m,) + s.spec.latent_shape).astype(np.float32))
+
+
+def random_latent(rng, spec: ModelSpec, t: Optional[float] = None):
+    """A normal latent of the spec's shape, as an ImageSlot at clock t (or a bare array without t)."""
+    latent = rng.normal(size=spec.latent_shape).astype(np.float32)
+    return latent if t is None else ImageSlot(latent, t)
+
+
+class StepCases:
+    """Step cases with synthetic outputs and explicit draws, all from one generator (``rng``)."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.cases: List[dict] = []
+
+    def add(self, name: str, s: State, prm: SamplerParams, **kw):
+        oc = fake_outputs(self.rng, s, **kw)
+        ou = fake_outputs(self.rng, unconditional(s), **kw) if prm.w != 1.0 else None
+        of = fake_outputs(self.rng, text_free(s), **kw) if needs_text_free(s, prm) else None
+        n_gaps = len(s.tokens) - s.prompt_len + 1
+        draws = RecordedDraws(self.rng.random(3 * n_gaps),
+                              self.rng.standard_normal(s.spec.latent_size * 8).astype(np.float32))
+        new = step(s, oc, ou, prm, draws, of)
+        self.cases.append({"name": name, "params": params_json(prm), "before": fixture_state(s),
+                           "cond": fixture_outputs(oc), "uncond": fixture_outputs(ou) if ou is not None else None,
+                           "text_free": fixture_outputs(of) if of is not None else None,
+                           "uniforms": arr(draws.used_u, "f64"), "normals": arr(draws.used_n, "f32"),
+                           "after": fixture_state(new)})
+
+
+def forward_entries(batches: Sequence[Sequence[State]], runner: Callable,
+                    round_inputs: Optional[Callable] = None) -> List[dict]:
+    """Each batch packed and run; ``round_inputs`` may adjust the packed inputs first (float16 models:
+    values a float16 input holds exactly)."""
+    entries = []
+    for batch in batches:
+        inp = pack(batch)
+        if round_inputs is not None:
+            inp = round_inputs(inp)
+        out = runner(inp)
+        entries.append({"inputs": {k: arr(inp[k], array_type(inp[k])) for k in INPUT_NAMES},
+                        "outputs": {k: arr(out[k], "f32") for k in OUTPUT_NAMES}})
+    return entries
+
+
+def recorded_run(init: State, runner: Callable, prm: SamplerParams, seed: int):
+    """A whole generation with its draws recorded: (json without the prompt fields, final state)."""
+    draws = RecordedDraws(inner=Draws(seed))
+    final = run_many([init], runner, prm, [draws])[0]
+    return {"params": params_json(prm), "initial": fixture_state(init), "uniforms": arr(draws.used_u, "f64"),
+            "normals": arr(draws.used_n, "f32"), "final": fixture_state(final)}, final
+
+
+def make_tiny_golden(out: Path):
+    """``packages/sampler/fixtures``: a tiny randomly-initialised OneFlowNet (same architecture and
+    vocabulary as the shipped model, smaller widths) exported to ``tiny-model/`` (model.onnx +
+    config.json, a model directory) and ``golden-tiny.json``."""
+    import torch
+
+    from training.export import export_onnx, write_config
+    from training.model import ModelConfig, OneFlowNet
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=len(VOCAB), d_model=32, n_layers=1, n_heads=2, d_ff=64, max_tokens=40, chans=(8, 16))
+    model = OneFlowNet(cfg).eval()
+    with torch.no_grad():  # the output conv starts at zero; give the velocity head some signal
+        model.outc.weight.normal_(0, 0.05)
+        model.outc.bias.normal_(0, 0.05)
+        model.head_pi.bias.fill_(-2.0)  # and insert often, images included, so the run has text and images
+        model.head_lam.bias.fill_(1.5)
+        model.head_q.bias[STOI[IMAGE]] += 3.0
+    model_dir = out / "tiny-model"
+    model_dir.mkdir(exist_ok=True)
+    onnx_path = model_dir / "model.onnx"
+    export_onnx(model, str(onnx_path))
+    sha = sha256(onnx_path)
+    write_config(model, model_dir, {"seed": 0, "note": "randomly initialised, for tests only"})
+    spec = {"name": "tiny-model", "onnx_sha256": sha, "vocab": VOCAB,
+            "special_tokens": {"pad": STOI[PAD], "bos": STOI[BOS], "sep": STOI[SEP], "image": STOI[IMAGE]},
+            "never_insert": list(V1_SPEC.never_insert), "latent_shape": list(V1_SPEC.latent_shape),
+            "max_tokens": cfg.max_tokens}
+    rng = np.random.default_rng(1234)
+    runner = OrtRunner(str(onnx_path), threads=1)
+
+    # forward parity: two padded batches
+    def words(*ws):
+        return [STOI[x] for x in ws]
+    st_a = initial_state(["count", "from", "two", "to", "five"])
+    st_b = initial_state([Img(0, rng.uniform(-1, 1, size=V1_SPEC.latent_shape).astype(np.float32)),
+                          "what", "is", "this", "?"])
+    st_b.tokens += words("a", IMAGE, "seven")
+    st_b.images.append(random_latent(rng, V1_SPEC, 0.25))
+    forward = forward_entries([[st_a], [st_a, st_b, unconditional(st_b), text_free(st_b)]], runner)
+
+    # single steps with synthetic outputs and explicit draws
+    cases = StepCases(rng)
+    s0 = initial_state(["draw", "a", "seven"])
+    cases.add("first step, no guidance", s0, SamplerParams(steps=4))
+    s1 = initial_state([Img(0, rng.uniform(-1, 1, size=V1_SPEC.latent_shape).astype(np.float32)), "describe", "this"])
+    s1.tokens += words("a", IMAGE, "small", IMAGE, "digit")
+    s1.t_text = 0.5
+    s1.images += [random_latent(rng, V1_SPEC, 0.25), random_latent(rng, V1_SPEC, 0.9)]
+    cases.add("guided, prompt image, images denoising", s1, SamplerParams(steps=8, w=2.0, temperature=0.7))
+    cases.add("guided w=0.5, top-k 3", s1, SamplerParams(steps=8, w=0.5, top_k=3))
+    cases.add("image guidance only (text-free twin)", s1, SamplerParams(steps=8, w_image=3.0))
+    cases.add("text and image guidance", s1, SamplerParams(steps=8, w=1.5, w_image=2.5, temperature=0.7))
+    s2 = initial_state(["count", "to", "four"])
+    s2.tokens += words("one", "two", "three")
+    s2.t_text = 0.1
+    cases.add("many insertions (high rates)", s2, SamplerParams(steps=2, temperature=1.3), pi_scale=3.0, lam_shift=3.0)
+    cases.add("length cap within the step", s2, SamplerParams(steps=2, max_len=10), pi_scale=3.0, lam_shift=3.0)
+    cases.add("image cap", s1, SamplerParams(steps=2, max_images=3), pi_scale=3.0, lam_shift=3.0)
+    s3 = initial_state(["draw", "a", "two"])
+    s3.tokens += words(IMAGE)
+    s3.t_text = 1.0
+    s3.images.append(random_latent(rng, V1_SPEC, 0.95))
+    cases.add("text done, last image step", s3, SamplerParams(steps=16, w=3.0))
+    cases.add("text done, last image step, image guidance", s3, SamplerParams(steps=16, w=3.0, w_image=2.0))
+    s4 = initial_state(["draw"])
+    s4.t_text = 1.0 - 1.0 / 3.0 + 1e-12
+    cases.add("text clock closes", s4, SamplerParams(steps=3), pi_scale=3.0, lam_shift=3.0)
+
+    # a whole guided generation through the tiny model with recorded draws
+    prm = SamplerParams(steps=6, w=2.0, temperature=0.8, max_len=24, max_images=3, w_image=2.5)
+    run, final = recorded_run(initial_state(["count", "from", "two", "to", "four"]), runner, prm, 7)
+
+    golden = {"about": FIXTURE_ABOUT, "model": spec, "forward": forward, "steps": cases.cases, "run": run}
+    (out / "golden-tiny.json").write_text(json.dumps(golden))
+    print(f"wrote {out / 'golden-tiny.json'}: {len(cases.cases)} step cases, run of {len(final.tokens)} tokens "
+          f"{len(final.images)} images, model {sha[:12]} {onnx_path.stat().st_size} bytes")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="models/oneflow-toy-v1")
+    ap.add_argument("--model", help="a shipped model directory: writes <model>/golden/")
+    ap.add_argument("--tiny", help="the sampler's fixtures directory: writes tiny-model/ and golden-tiny.json")
     a = ap.parse_args(argv)
-    make(Path(a.model))
+    if a.model is None and a.tiny is None:
+        a.model = "models/oneflow-toy-v1"
+    if a.model:
+        make_model_golden(Path(a.model))
+    if a.tiny:
+        make_tiny_golden(Path(a.tiny))
 
 
 if __name__ == "__main__":

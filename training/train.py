@@ -25,6 +25,7 @@ from training.data import (BOS, IMAGE, SEP, STOI, TASKS, VOCAB, DocSampler, Img,
                            load_images)
 from training.model import ModelConfig, OneFlowNet, count_params
 from training.model_io import torch_load
+from training.sample import SamplerParams, sampler_defaults
 
 
 @dataclass
@@ -58,7 +59,7 @@ class TrainConfig:
     device: str = "cpu"
     run_dir: str = "training/runs/oneflow-toy-v1"
     # sampler settings shipped as config.json "sampler_defaults" (export); not used by training
-    sampler: dict = field(default_factory=lambda: {"steps": 32, "w": 1.0, "w_image": 2.0, "temperature": 0.3, "top_k": 0})
+    sampler: dict = field(default_factory=lambda: sampler_defaults(SamplerParams(w_image=2.0, temperature=0.3)))
     model: ModelConfig = field(default_factory=ModelConfig)
 
     @staticmethod

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { pack, unpack, OUTPUT_NAMES } from './batch.js';
-import { loadOnnxModel } from './model/onnx.js';
-import { initState } from './state.js';
-import { f32, fixturesDir, loadGolden, specOf, tensor } from './testing/golden.js';
+import { initState } from '@oneflow/sampler';
+import { f32, fixturesDir, loadGolden, specOf, tensor } from '@oneflow/sampler/testing';
+import { pack, unpack, OUTPUT_NAMES } from './oneflow-io.js';
+import { loadOnnxModel } from './onnx/direct.js';
 
 const golden = loadGolden();
 const spec = specOf(golden);

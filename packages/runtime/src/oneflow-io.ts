@@ -1,8 +1,15 @@
-import type { NamedTensor, OutputMap } from './model/onnx.js';
-import { type SamplerState, latentSize } from './state.js';
-import type { StateOutputs } from './step.js';
+import { type SamplerState, type StateOutputs, latentSize } from '@oneflow/sampler';
+import {
+  type FloatType,
+  type GraphMetadata,
+  type NamedTensor,
+  type OutputMap,
+  type RawOutputs,
+  floatInput,
+  floatOutput,
+} from './onnx/tensor.js';
 
-/** The model's inputs and outputs (docs/model-contract.md; training/sample.py `pack`). */
+/** The OneFlow graph's inputs and outputs (docs/model-contract.md; training/sample.py `pack`), the same in contract versions 1 and 2. */
 export const INPUT_NAMES = ['tokens', 'token_mask', 'images', 'image_t', 'image_pos', 'image_mask'] as const;
 export const OUTPUT_NAMES = ['pi_logit', 'log_lambda', 'q_logprobs', 'velocity'] as const;
 
@@ -102,4 +109,84 @@ export function unpack(out: OutputMap, rows: readonly BatchRow[]): StateOutputs[
       velocity: v.data.subarray(b * M * size, (b * M + m) * size),
     };
   });
+}
+
+/** `pack`'s float inputs in the graph's float type (float16 models take half-precision `images` and `image_t`). */
+export function toGraphInputs(inputs: ReturnType<typeof pack>, dtype: FloatType): Record<string, NamedTensor> {
+  if (dtype === 'float32') return inputs;
+  const { images, image_t } = inputs;
+  return {
+    ...inputs,
+    images: floatInput(images.data as Float32Array, images.dims, dtype),
+    image_t: floatInput(image_t.data as Float32Array, image_t.dims, dtype),
+  };
+}
+
+/** A session's outputs with float16 converted to float32. */
+export function fromGraphOutputs(raw: RawOutputs): OutputMap {
+  return Object.fromEntries(Object.entries(raw).map(([name, t]) => [name, floatOutput(name, t)]));
+}
+
+/**
+ * What a OneFlow graph must declare, from the model's config: names, element types and the fixed
+ * dimensions (`V` and the latent shape); symbolic dimensions may be named anything.
+ */
+export function expectedOneflowGraph(
+  v: number,
+  latent: readonly [number, number, number],
+  dtype: FloatType,
+): { inputs: Record<string, ExpectedValue>; outputs: Record<string, ExpectedValue> } {
+  const [c, h, w] = latent;
+  return {
+    inputs: {
+      tokens: { type: 'int64', shape: [null, null] },
+      token_mask: { type: 'bool', shape: [null, null] },
+      images: { type: dtype, shape: [null, null, c, h, w] },
+      image_t: { type: dtype, shape: [null, null] },
+      image_pos: { type: 'int64', shape: [null, null] },
+      image_mask: { type: 'bool', shape: [null, null] },
+    },
+    outputs: {
+      pi_logit: { type: dtype, shape: [null, null] },
+      log_lambda: { type: dtype, shape: [null, null] },
+      q_logprobs: { type: dtype, shape: [null, null, v] },
+      velocity: { type: dtype, shape: [null, null, c, h, w] },
+    },
+  };
+}
+
+/** An expected input/output: element type and shape, `null` where any dimension (symbolic or not) is fine. */
+export interface ExpectedValue {
+  readonly type: string;
+  readonly shape: readonly (number | null)[];
+}
+
+/**
+ * Checks a loaded graph's declared inputs and outputs against what the config implies; the error
+ * names the file, the value and both shapes. Dimensions the graph leaves symbolic pass.
+ */
+export function checkGraph(
+  file: string,
+  meta: GraphMetadata,
+  expected: { inputs: Record<string, ExpectedValue>; outputs: Record<string, ExpectedValue> },
+): void {
+  const problems: string[] = [];
+  for (const [kind, declared, want] of [
+    ['input', meta.inputs, expected.inputs],
+    ['output', meta.outputs, expected.outputs],
+  ] as const) {
+    const byName = new Map(declared.map((d) => [d.name, d]));
+    for (const [name, e] of Object.entries(want)) {
+      const d = byName.get(name);
+      if (!d) {
+        problems.push(`${kind} ${name} missing (the graph has ${declared.map((x) => x.name).join(', ') || 'none'})`);
+        continue;
+      }
+      if (d.type !== e.type) problems.push(`${kind} ${name}: element type ${d.type}, expected ${e.type}`);
+      const fits =
+        d.shape.length === e.shape.length && e.shape.every((x, i) => x === null || typeof d.shape[i] !== 'number' || d.shape[i] === x);
+      if (!fits) problems.push(`${kind} ${name}: shape [${d.shape.join(', ')}], expected [${e.shape.map((x) => x ?? '?').join(', ')}]`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`${file} does not match config.json: ${problems.join('; ')}`);
 }

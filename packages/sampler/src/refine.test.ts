@@ -1,7 +1,18 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { RefineOp } from '@oneflow/contracts';
 import { decodeCheckpoint, encodeCheckpoint, stateProblem } from './checkpoint.js';
-import { applyBranchChange, deleteSpan, renoiseImage, replacePrompt, withParams, withSeed } from './refine.js';
+import {
+  applyBranchChange,
+  applyRefineOp,
+  deleteSpan,
+  REFINE_HANDLERS,
+  renoiseImage,
+  replacePrompt,
+  withParams,
+  withSeed,
+  type RefineHandlers,
+} from './refine.js';
 import { RecordedDraws, SeededDraws, rngStateFromSeed } from './rng.js';
 import { type SamplerState, initState } from './state.js';
 import { smallSpec, state } from './testing/arbitraries.js';
@@ -67,6 +78,26 @@ describe('refinement operations', () => {
     const child = encodeCheckpoint({ state: g, parent: parent.id });
     expect(child.id).not.toBe(parent.id);
     expect(decodeCheckpoint(child.bytes).parent).toBe(parent.id);
+  });
+});
+
+describe('refinement ops are defined once (the contracts schema) and handled by one table', () => {
+  it('has exactly one handler per op of the schema, checked at compile time', () => {
+    expectTypeOf<keyof typeof REFINE_HANDLERS>().toEqualTypeOf<RefineOp['op']>();
+    // @ts-expect-error a table that lacks a handler (here replacePrompt) does not compile
+    const incomplete = { renoiseImage: REFINE_HANDLERS.renoiseImage, deleteText: REFINE_HANDLERS.deleteText } satisfies RefineHandlers;
+    expect(Object.keys(incomplete)).toHaveLength(2);
+    expect(Object.keys(REFINE_HANDLERS).sort()).toEqual(['deleteText', 'renoiseImage', 'replacePrompt']);
+  });
+
+  it('dispatches each op to its operation', () => {
+    const prompt = (text: string) => text.split(' ').map(Number);
+    expect(applyRefineOp(base, { op: 'deleteText', start: 5, end: 7, reopenTo: 0.5 }, prompt)).toEqual(
+      deleteSpan(base, 5, 7, { tText: 0.5 }),
+    );
+    expect(applyRefineOp(base, { op: 'replacePrompt', prompt: '9 10' }, prompt)).toEqual(replacePrompt(base, [9, 10]));
+    expect(applyRefineOp(base, { op: 'renoiseImage', image: 2, to: 0.5 }, prompt)).toEqual(renoiseImage(base, 2, 0.5));
+    expect(applyBranchChange(base, { refine: { op: 'renoiseImage', image: 2, to: 0.5 } }, prompt)).toEqual(renoiseImage(base, 2, 0.5));
   });
 });
 

@@ -1,3 +1,4 @@
+import type { RefineOp, SamplerOverrides } from '@oneflow/contracts';
 import { type Draws, SeededDraws, rngStateFromSeed } from './rng.js';
 import {
   type ImageSlot,
@@ -11,8 +12,8 @@ import {
 } from './state.js';
 
 /**
- * Refinement operations (DESIGN §2.4): pure functions from a state to the root state of a new
- * branch. None of them touches the input; sampling then continues with `step`.
+ * Refinement operations (docs/algorithm.md §6): pure functions from a state to the root state of
+ * a new branch. None of them touches the input; sampling then continues with `step`.
  */
 
 /**
@@ -80,20 +81,36 @@ export function withSeed(state: SamplerState, seed: number): SamplerState {
   return { ...state, seed, rng: rngStateFromSeed(seed) };
 }
 
-/** A branch's change to its root checkpoint: sampler overrides and at most one refinement (DESIGN §2.4). */
+/** How a refinement turns replacement prompt text into prompt items (the model's tokenizer). */
+export type PromptOf = (text: string) => readonly PromptItem[];
+
+/** The handler of refinement op `K` (ops are defined once, by `refineOpSchema` in @oneflow/contracts). */
+export type RefineHandler<K extends RefineOp['op']> = (
+  state: SamplerState,
+  op: Extract<RefineOp, { op: K }>,
+  prompt: PromptOf,
+) => SamplerState;
+
+/** One handler per op: an op the schema gains and this table lacks does not compile. */
+export type RefineHandlers = { [K in RefineOp['op']]: RefineHandler<K> };
+
+export const REFINE_HANDLERS = {
+  renoiseImage: (s, op) => renoiseImage(s, op.image, op.to),
+  deleteText: (s, op) => deleteSpan(s, op.start, op.end, { tText: op.reopenTo }),
+  replacePrompt: (s, op, prompt) => replacePrompt(s, prompt(op.prompt)),
+} satisfies RefineHandlers;
+
+/** Applies one refinement op to `state` through its handler. */
+export function applyRefineOp(state: SamplerState, op: RefineOp, prompt: PromptOf): SamplerState {
+  // Indexing the table by a union widens the handler to the union of handlers; each takes its own op.
+  const handler = REFINE_HANDLERS[op.op] as RefineHandler<RefineOp['op']>;
+  return handler(state, op, prompt);
+}
+
+/** A branch's change to its root checkpoint: sampler overrides and at most one refinement (docs/algorithm.md §6). */
 export interface BranchChange {
-  overrides?: {
-    steps?: number | undefined;
-    guidance?: number | undefined;
-    imageGuidance?: number | undefined;
-    temperature?: number | undefined;
-    topK?: number | undefined;
-    seed?: number | undefined;
-  };
-  refine?:
-    | { op: 'renoiseImage'; image: number; to: number }
-    | { op: 'deleteText'; start: number; end: number; reopenTo: number }
-    | { op: 'replacePrompt'; prompt: string };
+  overrides?: SamplerOverrides;
+  refine?: RefineOp;
 }
 
 /**
@@ -101,19 +118,11 @@ export interface BranchChange {
  * text into prompt items (the model's tokenizer). Throws `RangeError` / `TokenizeError` on input
  * that does not fit the state or the vocabulary.
  */
-export function applyBranchChange(
-  state: SamplerState,
-  change: BranchChange,
-  prompt: (text: string) => readonly PromptItem[],
-): SamplerState {
+export function applyBranchChange(state: SamplerState, change: BranchChange, prompt: PromptOf): SamplerState {
   let s = state;
   const { seed, ...rest } = change.overrides ?? {};
   const params = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<SamplerParams>;
   if (Object.keys(params).length > 0) s = withParams(s, params);
   if (seed !== undefined) s = withSeed(s, seed);
-  const op = change.refine;
-  if (op?.op === 'renoiseImage') s = renoiseImage(s, op.image, op.to);
-  else if (op?.op === 'deleteText') s = deleteSpan(s, op.start, op.end, { tText: op.reopenTo });
-  else if (op?.op === 'replacePrompt') s = replacePrompt(s, prompt(op.prompt));
-  return s;
+  return change.refine ? applyRefineOp(s, change.refine, prompt) : s;
 }

@@ -175,15 +175,3 @@ export function needsTextFree(s: SamplerState, params: SamplerParams = s.params)
 export function generated(s: SamplerState): { tokens: number[]; images: ImageSlot[] } {
   return { tokens: s.tokens.slice(s.promptLen), images: s.images.slice(promptImageCount(s)) };
 }
-
-/** A new generation as a client describes it: prompt text, input images as PNG bytes, settings (unset → the model's defaults). */
-export interface GenerationSpec {
-  prompt: string;
-  images: readonly Uint8Array[];
-  seed: number;
-  steps?: number | undefined;
-  guidance?: number | undefined;
-  imageGuidance?: number | undefined;
-  temperature?: number | undefined;
-  topK?: number | undefined;
-}

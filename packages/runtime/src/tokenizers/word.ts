@@ -1,33 +1,23 @@
-import type { ModelConfig } from './config.js';
-import type { PromptItem } from './state.js';
-
-/** Raised for prompts that cannot be tokenized; the message names the offending word. */
-export class TokenizeError extends Error {
-  override readonly name = 'TokenizeError';
-}
+import type { PromptItem } from '@oneflow/sampler';
+import { type Tokenizer, TokenizeError, promptItems } from './tokenizer.js';
 
 /**
- * The model's word-level vocabulary (config.json `vocab`): a prompt is lower-cased and split on
- * whitespace, and trailing `?`, `,` or `.` are split off a word the vocabulary lacks
+ * A word-level vocabulary (contract version 1, config.json `vocab`): a prompt is lower-cased and
+ * split on whitespace, and trailing `?`, `,` or `.` are split off a word the vocabulary lacks
  * ("this?" → "this", "?"). `<image>` marks where an input image goes.
  */
-export class Tokenizer {
+export class WordTokenizer implements Tokenizer {
   private readonly ids: Map<string, number>;
-  readonly image: number;
+  readonly vocabSize: number;
 
   constructor(
     readonly vocab: readonly string[],
-    special: ModelConfig['special_tokens'],
+    readonly image: number,
   ) {
     this.ids = new Map(vocab.map((w, i) => [w, i]));
-    this.image = special.image;
+    this.vocabSize = vocab.length;
   }
 
-  static fromConfig(c: Pick<ModelConfig, 'vocab' | 'special_tokens'>): Tokenizer {
-    return new Tokenizer(c.vocab, c.special_tokens);
-  }
-
-  /** Text → token ids (`<image>` included as its id). */
   encode(text: string): number[] {
     const out: number[] = [];
     for (const raw of text.toLowerCase().split(/\s+/).filter(Boolean)) {
@@ -48,26 +38,15 @@ export class Tokenizer {
     return out;
   }
 
-  /**
-   * Text plus input images → prompt items. Each `<image>` in the text takes the next image; images
-   * left over (or all of them, when the text has no `<image>`) go in front, as in captioning prompts.
-   * @param images float32 latents `[C, H, W]`
-   */
   prompt(text: string, images: readonly Float32Array[] = []): PromptItem[] {
-    const ids = this.encode(text);
-    const marks = ids.filter((x) => x === this.image).length;
-    if (marks > images.length) throw new TokenizeError(`prompt has ${marks} <image> placeholders but ${images.length} images were given`);
-    const front: PromptItem[] = images.slice(marks);
-    let next = 0;
-    return [...front, ...ids.map((x) => (x === this.image ? images[next++]! : x))];
+    return promptItems(this.encode(text), this.image, images);
   }
 
-  /** Each token's surface text, in order (`<image>` for an image token): what a viewer shows token by token. */
   pieces(ids: readonly number[]): string[] {
     return ids.map((x, i) => (i === 0 ? '' : ' ') + (this.vocab[x] ?? `<unk:${x}>`));
   }
 
-  /** Token ids → words joined by spaces (`<image>` stays as the placeholder). */
+  /** Words joined by spaces (the version-1 convention: `"a , b"`). */
   decode(ids: readonly number[]): string {
     return ids.map((x) => this.vocab[x] ?? `<unk:${x}>`).join(' ');
   }

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { NamedTensor } from '../model/onnx.js';
 import { rngStateFromSeed } from '../rng.js';
 import type { ModelSpec, SamplerParams, SamplerState } from '../state.js';
 import type { StateOutputs } from '../step.js';
@@ -72,7 +71,13 @@ function bytes(a: GoldenArray): ArrayBuffer {
 export const f32 = (a: GoldenArray) => new Float32Array(bytes(a));
 export const f64 = (a: GoldenArray) => new Float64Array(bytes(a));
 
-export function tensor(a: GoldenArray): NamedTensor {
+/** A golden array as a typed tensor (the runtime's named-tensor shape). */
+export type GoldenTensor =
+  | { type: 'float32'; data: Float32Array; dims: readonly number[] }
+  | { type: 'int64'; data: BigInt64Array; dims: readonly number[] }
+  | { type: 'bool'; data: Uint8Array; dims: readonly number[] };
+
+export function tensor(a: GoldenArray): GoldenTensor {
   if (a.dtype === 'i64') return { type: 'int64', data: new BigInt64Array(bytes(a)), dims: a.shape };
   if (a.dtype === 'bool') return { type: 'bool', data: new Uint8Array(bytes(a)), dims: a.shape };
   return { type: 'float32', data: f32(a), dims: a.shape };

@@ -1,24 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelConfig, type LoadedModelConfig } from '../config.js';
-import { runGeneration } from '../generate.js';
-import { initState, textFree } from '../state.js';
-import { fixturesDir } from '../testing/golden.js';
-import { Tokenizer } from '../tokenizer.js';
-import { pack } from '../batch.js';
-import { loadOnnxModel } from './onnx.js';
+import { initState, runGeneration, textFree } from '@oneflow/sampler';
+import { fixturesDir } from '@oneflow/sampler/testing';
+import { describeModelDir } from './formats.js';
+import type { ModelInfo } from './model.js';
+import { pack } from './oneflow-io.js';
+import { loadOnnxModel } from './onnx/direct.js';
 import { ModelRunner } from './runner.js';
 
-let model: LoadedModelConfig;
+let model: ModelInfo;
 let runner: ModelRunner;
 
 beforeAll(async () => {
-  model = await loadModelConfig(fixturesDir + 'tiny-model');
+  model = await describeModelDir(fixturesDir + 'tiny-model');
   runner = await ModelRunner.start(model, { threads: 1, maxBatch: 8, maxWaitMs: 2 });
 });
 afterAll(() => runner.close());
 
 function prompt(text: string, seed: number, steps = 12) {
-  const tok = Tokenizer.fromConfig(model.config);
+  const tok = model.tokenizer;
   // text guidance on, image guidance off: exactly two rows (cond, uncond) per step
   return initState(tok.prompt(text), { ...model.defaults, steps, guidance: 2, imageGuidance: 1 }, model.spec, seed);
 }
@@ -63,7 +62,7 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
       clearInterval(timer);
       return ticks;
     };
-    const inThread = await loadOnnxModel(model.onnxPath);
+    const inThread = await loadOnnxModel(model.graphs.model.path);
     const starved = await ticksDuring(() => inThread.run(pack(rows)));
     await inThread.release();
     const free = await ticksDuring(() => runner.forward(rows));
@@ -84,8 +83,9 @@ describe('ModelRunner (worker threads + micro-batcher)', () => {
   });
 
   it('refuses a model whose bytes do not match config.json', async () => {
-    const bad = { ...model, config: { ...model.config, onnx_sha256: '0'.repeat(64) } };
-    await expect(ModelRunner.start(bad)).rejects.toThrow(/SHA-256 [0-9a-f]{64} does not match config.json onnx_sha256 0{64}/);
+    const path = model.graphs.model.path;
+    const bad = { ...model, graphs: { model: { path, files: [{ path, sha256: '0'.repeat(64), field: 'onnx_sha256' }] } } };
+    await expect(ModelRunner.start(bad)).rejects.toThrow(/model.onnx: SHA-256 [0-9a-f]{64} does not match config.json onnx_sha256 0{64}/);
   });
 
   it('asks for the twins the guidance needs: text-free only while an image is denoising', async () => {

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint } from './checkpoint.js';
+import { decodeCheckpoint } from '@oneflow/sampler';
+import { fixturesDir } from '@oneflow/sampler/testing';
 import { type GenerateResult, main } from './cli.js';
-import { latentToPng } from './png.js';
-import { fixturesDir } from './testing/golden.js';
+import { pixelsToPng } from './images.js';
 
 const model = fixturesDir + 'tiny-model';
 const bin = fileURLToPath(new URL('../bin/oneflow.js', import.meta.url));
@@ -59,7 +59,7 @@ describe('oneflow generate', () => {
   it('takes input images, prints JSON with --json, and draws live progress on a terminal', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'oneflow-c-'));
     const img = join(dir, 'in.png');
-    await writeFile(img, latentToPng(new Float32Array(784).fill(-1), [1, 28, 28]));
+    await writeFile(img, pixelsToPng(new Float32Array(784).fill(-1), [1, 28, 28]));
     const j = await run(['--prompt', 'what is this ?', '--image', img, '--steps', '4', '--out', join(dir, 'o1'), '--json']);
     expect(j.code).toBe(0);
     const result = JSON.parse(j.out) as GenerateResult;

@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadOnnxModel } from '../index.js';
+import { fixturesDir } from '@oneflow/sampler/testing';
+import { loadOnnxModel } from './direct.js';
 
-const tiny = fileURLToPath(new URL('../../fixtures/tiny.onnx', import.meta.url));
+const tiny = fixturesDir + 'tiny.onnx';
 
 describe('onnxruntime-node (CPU build from the npm package)', () => {
   it('loads a tiny model and computes y = 2x + 1 with a dynamic batch', async () => {

@@ -3,21 +3,28 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeCheckpoint } from './checkpoint.js';
-import { type LoadedModelConfig, loadModelConfig } from './config.js';
-import { runGeneration } from './generate.js';
-import type { ExecutionProvider } from './model/onnx.js';
-import { ModelRunner } from './model/runner.js';
-import { latentToPng, pngToLatent } from './png.js';
-import { type SamplerParams, type SamplerState, generated, initState, promptImageCount, validateParams } from './state.js';
-import { TokenizeError, Tokenizer } from './tokenizer.js';
+import {
+  type SamplerParams,
+  type SamplerState,
+  encodeCheckpoint,
+  generated,
+  initState,
+  promptImageCount,
+  runGeneration,
+  validateParams,
+} from '@oneflow/sampler';
+import { describeModelDir } from './formats.js';
+import type { ModelInfo } from './model.js';
+import type { ExecutionProvider } from './onnx/tensor.js';
+import { ModelRunner } from './runner.js';
+import { type Tokenizer, TokenizeError } from './tokenizers/tokenizer.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const DEFAULT_MODEL = 'models/oneflow-toy-v1';
 
 export const USAGE = `Usage: oneflow generate --prompt TEXT --out DIR [options]
 
-  --prompt TEXT        words from the model's vocabulary; <image> marks where an --image goes
+  --prompt TEXT        the prompt (word-level models: words of their vocabulary); <image> marks where an --image goes
   --image FILE.png     an input image (repeatable; without <image> marks images go first)
   --steps N            sampling steps (default: the model's sampler_defaults)
   --guidance W         text guidance weight, 1 = off (default: the model's)
@@ -144,13 +151,16 @@ export interface GenerateResult {
   checkpoint: string;
 }
 
-async function prepare(a: GenerateArgs): Promise<{ model: LoadedModelConfig; init: SamplerState; tok: Tokenizer }> {
-  let model: LoadedModelConfig;
+async function describe(a: GenerateArgs): Promise<ModelInfo> {
   try {
-    model = await loadModelConfig(a.model);
+    return await describeModelDir(a.model);
   } catch (e) {
     throw new UsageError(`--model ${a.model}: ${(e as Error).message}`);
   }
+}
+
+/** The initial state; input images go through the model's encoder (the runner), so it is started first. */
+async function prepare(a: GenerateArgs, model: ModelInfo, runner: ModelRunner): Promise<SamplerState> {
   const params = { ...model.defaults, ...a.overrides };
   try {
     validateParams(params);
@@ -160,19 +170,18 @@ async function prepare(a: GenerateArgs): Promise<{ model: LoadedModelConfig; ini
   const images: Float32Array[] = [];
   for (const f of a.images) {
     try {
-      images.push(pngToLatent(await readFile(f), model.spec.latentShape));
+      images.push(...(await runner.latentsOfPngs([await readFile(f)])));
     } catch (e) {
-      throw new UsageError(`--image ${f}: ${(e as Error).message}`);
+      throw new UsageError(`--image ${f}: ${(e as Error).message.replace(/^images\.0: /, '')}`);
     }
   }
-  const tok = Tokenizer.fromConfig(model.config);
   try {
-    const items = tok.prompt(a.prompt, images);
+    const items = model.tokenizer.prompt(a.prompt, images);
     if (items.length + 2 >= params.maxLen)
       throw new UsageError(`prompt has ${items.length} tokens; the model's cap is ${params.maxLen} including <bos>, <sep> and the answer`);
     if (images.length > params.maxImages)
       throw new UsageError(`${images.length} input images; the model takes at most ${params.maxImages}`);
-    return { model, tok, init: initState(items, params, model.spec, a.seed) };
+    return initState(items, params, model.spec, a.seed);
   } catch (e) {
     if (e instanceof TokenizeError) throw new UsageError(`--prompt: ${e.message}`);
     throw e;
@@ -181,7 +190,7 @@ async function prepare(a: GenerateArgs): Promise<{ model: LoadedModelConfig; ini
 
 const RAMP = ' .:-=+*#%@';
 
-/** A small text preview of a latent [1, H, W]: `rows` lines of `cols` characters. */
+/** A small text preview of a latent's first channel [H, W]: `rows` lines of `cols` characters. */
 function thumbnail(latent: Float32Array, h: number, w: number, cols = 14, rows = 7): string[] {
   const out: string[] = [];
   for (let r = 0; r < rows; r++) {
@@ -233,12 +242,14 @@ class Progress {
 
 export async function generateCommand(argv: string[], io: CliIo): Promise<number> {
   const a = parseGenerateArgs(argv, io.cwd);
-  const { model, init, tok } = await prepare(a);
+  const model = await describe(a);
+  const tok = model.tokenizer;
   const runner = await ModelRunner.start(model, {
     threads: a.threads,
     ...(a.provider !== undefined ? { executionProvider: a.provider } : {}),
   });
   try {
+    const init = await prepare(a, model, runner);
     const live = !a.json && io.stdout.isTTY === true;
     const progress = new Progress(io.stdout, tok);
     const t0 = performance.now();
@@ -247,7 +258,8 @@ export async function generateCommand(argv: string[], io: CliIo): Promise<number
     await mkdir(a.out, { recursive: true });
     const gen = generated(state);
     const files = gen.images.map((_, k) => `image-${k}.png`);
-    for (const [k, im] of gen.images.entries()) await writeFile(join(a.out, files[k]!), latentToPng(im.latent, state.spec.latentShape));
+    const pngs = await runner.pngsOfLatents(gen.images.map((im) => im.latent));
+    for (const [k, png] of pngs.entries()) await writeFile(join(a.out, files[k]!), png);
     const ckpt = encodeCheckpoint({ state, parent: null });
     await writeFile(join(a.out, 'final.ckpt'), ckpt.bytes);
     const result: GenerateResult = {

@@ -6,12 +6,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadModelConfig } from './config.js';
-import { loadOnnxModel, type NamedTensor } from './model/onnx.js';
-import { ModelRunner } from './model/runner.js';
-import { RecordedDraws } from './rng.js';
-import { type ModelSpec, type SamplerParams, type SamplerState, isDone, rngStateFromSeed } from './index.js';
-import { step, type StateOutputs } from './step.js';
+import {
+  type ModelSpec,
+  type SamplerParams,
+  type SamplerState,
+  type StateOutputs,
+  RecordedDraws,
+  isDone,
+  rngStateFromSeed,
+  step,
+} from '@oneflow/sampler';
+import { describeModelDir } from './formats.js';
+import { loadOnnxModel, type NamedTensor } from './onnx/direct.js';
+import { ModelRunner } from './runner.js';
 
 const dir = fileURLToPath(new URL('../../../models/oneflow-toy-v1/', import.meta.url));
 const golden = dir + 'golden/';
@@ -77,10 +84,10 @@ function tensor(a: JArray): NamedTensor {
 
 describe.skipIf(!has('forward.json'))('golden forward (shipped model): onnxruntime-node within 1e-4 where masks are true', () => {
   it('matches', async () => {
-    const m = await loadModelConfig(dir);
-    const onnx = await loadOnnxModel(m.onnxPath);
+    const m = await describeModelDir(dir);
+    const onnx = await loadOnnxModel(m.graphs.model.path);
     const g = read<{ model_sha256: string; inputs: Record<string, JArray>; outputs: Record<string, JArray> }>('forward.json');
-    expect(g.model_sha256, 'forward.json was made with another model.onnx').toBe(m.config.onnx_sha256);
+    expect(g.model_sha256, 'forward.json was made with another model.onnx').toBe(m.config['onnx_sha256']);
     const out = await onnx.run(Object.fromEntries(Object.entries(g.inputs).map(([k, a]) => [k, tensor(a)])));
     await onnx.release();
     const tmask = g.inputs.token_mask!.data;
@@ -102,7 +109,7 @@ describe.skipIf(!has('forward.json'))('golden forward (shipped model): onnxrunti
 });
 
 describe.skipIf(!has('steps.json'))('golden steps (shipped model): fixed state + outputs + draws → next state, exactly', async () => {
-  const m = has('steps.json') ? await loadModelConfig(dir) : undefined;
+  const m = has('steps.json') ? await describeModelDir(dir) : undefined;
   const g = has('steps.json')
     ? read<{
         cases: {
@@ -135,7 +142,7 @@ describe.skipIf(!has('steps.json'))('golden steps (shipped model): fixed state +
 
 describe.skipIf(!has('trajectory.json'))('golden trajectory (shipped model, in the loop, through the worker-thread runner)', () => {
   it('reproduces the tokens exactly and the latents within the tolerance', async () => {
-    const m = await loadModelConfig(dir);
+    const m = await describeModelDir(dir);
     const g = read<{
       model_sha256: string;
       params: JParams;
@@ -146,7 +153,7 @@ describe.skipIf(!has('trajectory.json'))('golden trajectory (shipped model, in t
       final_latents: number[][];
       latent_tolerance: number;
     }>('trajectory.json');
-    expect(g.model_sha256, 'trajectory.json was made with another model.onnx').toBe(m.config.onnx_sha256);
+    expect(g.model_sha256, 'trajectory.json was made with another model.onnx').toBe(m.config['onnx_sha256']);
     const prm = params(g.params);
     let s = state(g.initial, m.spec, prm);
     const draws = new RecordedDraws(g.draws.uniforms, g.draws.normals);

@@ -1,6 +1,6 @@
-import { type BatchRow, pack, unpack } from '../batch.js';
-import { loadOnnxModel } from '../model/onnx.js';
-import type { StateOutputs } from '../step.js';
+import type { StateOutputs } from '@oneflow/sampler';
+import { type BatchRow, pack, unpack } from '../oneflow-io.js';
+import { loadOnnxModel } from '../onnx/direct.js';
 
 /** Runs `body` with an in-process forward function over one onnxruntime-node session (tests only). */
 export async function batchRun(

@@ -1,0 +1,3 @@
+export const PROVIDERS: readonly ['cpu', 'cuda'];
+export function sessionOptions(provider: 'cpu' | 'cuda', intraOpThreads: number): Record<string, unknown>;
+export function kernelPathRows<T>(rows: readonly T[], paddedImages: number, realImages: number): T[];
