@@ -94,3 +94,19 @@ describe('PNG', () => {
     expect(() => pngToPixels(new Uint8Array([1, 2, 3]), [1, 28, 28])).toThrow(/not a readable PNG \(3 bytes\)/);
   });
 });
+
+describe('RGB images', () => {
+  it('round-trips RGB pixels [3, H, W] through an 8-bit RGB PNG, planes kept apart', () => {
+    const px = Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => (i < 256 ? 1 : i < 512 ? -1 : Math.cos(i)));
+    const png = pixelsToPng(px, [3, 16, 16]);
+    const meta = PNG.sync.read(png);
+    expect([meta.width, meta.height]).toEqual([16, 16]);
+    expect([meta.data[0], meta.data[1]]).toEqual([255, 0]); // red plane 1, green plane −1
+    const back = pngToPixels(png, [3, 16, 16]);
+    back.forEach((x, i) => expect(Math.abs(x - px[i]!)).toBeLessThanOrEqual(1 / 127.5 / 2 + 1e-6));
+  });
+
+  it('refuses shapes that are neither grey nor RGB', () => {
+    expect(() => pixelsToPng(new Float32Array(4 * 4), [4, 2, 2])).toThrow(/1 \(grey\) or 3 \(RGB\) channels, got C=4/);
+  });
+});
