@@ -20,7 +20,7 @@ import { pino } from 'pino';
 import { createApiServer, createJobDeps, createTemporalGateway, KeyRing } from '@oneflow/api';
 import { DEFAULT_STEPS_PER_ACTIVITY } from '@oneflow/contracts';
 import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev } from '@oneflow/devstack';
-import { loadModelConfig } from '@oneflow/sampler';
+import { describeModelDir } from '@oneflow/runtime';
 import { createClient, FINAL_STATES, type Generation } from '@oneflow/sdk';
 import { benchModelDir, log, quantile, resultPath, writeReport } from '../report.js';
 
@@ -64,7 +64,7 @@ const api = await createApiServer({
 });
 try {
   const client = createClient({ baseUrl: api.baseUrl });
-  const model = (await loadModelConfig(modelDir)).spec.name;
+  const model = (await describeModelDir(modelDir)).spec.name;
   const request = (seed: number) => ({ model, prompt: values.prompt, seed, steps });
   log(`model ${path.relative(REPO_ROOT, modelDir)}, ${steps} steps per clock; API ${api.baseUrl}`);
 

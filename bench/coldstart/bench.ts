@@ -22,7 +22,7 @@ import {
   type GenerationWorkflowInput,
 } from '@oneflow/contracts';
 import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev, type WorkerProcess } from '@oneflow/devstack';
-import { loadModelConfig } from '@oneflow/sampler';
+import { describeModelDir } from '@oneflow/runtime';
 import { benchModelDir, log, resultPath, writeReport } from '../report.js';
 
 const { values } = parseArgs({
@@ -39,7 +39,7 @@ const workers: WorkerProcess[] = [];
 const connection = await Connection.connect({ address: server.address });
 try {
   const client = new Client({ connection });
-  const model = (await loadModelConfig(modelDir)).spec.name;
+  const model = (await describeModelDir(modelDir)).spec.name;
   const common = { address: server.address, namespace: 'default', dataDir: dir, models: [modelDir] };
   // Workflows always have a (small) worker; only the model workers scale to zero.
   workers.push(await startWorkerProcess({ ...common, env: { WORKER_QUEUES: 'cpu' } }));

@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { CPU_TASK_QUEUE, WORKFLOWS, type GenerationRequest, type GenerationResult, type GenerationWorkflowInput } from '@oneflow/contracts';
 import { freePort, REPO_ROOT, startTemporalDev, startWorkerProcess, stopTemporalDev } from '@oneflow/devstack';
-import { initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
+import { initState, runGeneration } from '@oneflow/sampler';
+import { describeModelDir, ModelRunner } from '@oneflow/runtime';
 import { benchModelDir, log, resultPath, writeReport } from '../report.js';
 
 const TARGET_RATIO = 1.15;
@@ -36,10 +37,10 @@ const seed = Number(values.seed);
 const ks = values.k.split(',').map(Number);
 
 async function inProcess(): Promise<{ ms: number; steps: number; text: string }> {
-  const model = await loadModelConfig(modelDir);
+  const model = await describeModelDir(modelDir);
   const runner = await ModelRunner.start(model);
   try {
-    const tokenizer = Tokenizer.fromConfig(model.config);
+    const tokenizer = model.tokenizer;
     const init = () => initState(tokenizer.prompt(values.prompt), { ...model.defaults, steps }, model.spec, seed);
     await runGeneration(runner, init(), { maxSteps: 4 }); // warm-up
     const t0 = performance.now();
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const request: GenerationRequest = {
-    model: path.basename(modelDir) === 'tiny-model' ? 'tiny-model' : (await loadModelConfig(modelDir)).spec.name,
+    model: path.basename(modelDir) === 'tiny-model' ? 'tiny-model' : (await describeModelDir(modelDir)).spec.name,
     prompt: values.prompt,
     seed,
     steps,

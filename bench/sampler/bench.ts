@@ -10,21 +10,9 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import {
-  ModelRunner,
-  type SamplerState,
-  Tokenizer,
-  initState,
-  isDone,
-  loadModelConfig,
-  loadOnnxModel,
-  pack,
-  runGeneration,
-  step,
-  guidanceRows,
-  stepOutputsOf,
-  unpack,
-} from '@oneflow/sampler';
+import { type SamplerState, initState, isDone, runGeneration, step, guidanceRows, stepOutputsOf } from '@oneflow/sampler';
+import { ModelRunner, describeModelDir, pack, unpack } from '@oneflow/runtime';
+import { loadOnnxModel } from '@oneflow/runtime/onnx';
 import { benchModelDir, resultPath, writeReport } from '../report.js';
 
 const { values } = parseArgs({
@@ -45,8 +33,8 @@ const intra = Number(values.intra);
 const padMultiple = Number(values.pad);
 const repeat = Number(values.repeat);
 
-const model = await loadModelConfig(modelDir);
-const tok = Tokenizer.fromConfig(model.config);
+const model = await describeModelDir(modelDir);
+const tok = model.tokenizer;
 const PROMPTS = [
   'count from two to five',
   'draw a seven',
@@ -69,7 +57,7 @@ const fresh = (k: number): SamplerState =>
 // 1. per-step model vs host time at typical lengths, in-process on one session (no thread hops):
 //    states from a real trajectory; model = session.run; host = pack + unpack + step.
 async function perStep() {
-  const onnx = await loadOnnxModel(model.onnxPath, { intraOpThreads: intra });
+  const onnx = await loadOnnxModel(model.graphs.model.path, { intraOpThreads: intra });
   const rows: { tokens: number; images: number; modelMs: number; hostMs: number }[] = [];
   let s = fresh(0);
   for (let k = 0; k < 3; k++) await onnx.run(pack(guidanceRows(s))); // warm-up

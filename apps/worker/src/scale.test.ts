@@ -5,7 +5,8 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CPU_TASK_QUEUE, WORKFLOWS, type BatchStatus, type BatchWorkflowInput } from '@oneflow/contracts';
 import { REPO_ROOT, startWorkerProcess, type WorkerProcess } from '@oneflow/devstack';
-import { decodeCheckpoint, encodeCheckpoint, initState, loadModelConfig, ModelRunner, runGeneration, Tokenizer } from '@oneflow/sampler';
+import { decodeCheckpoint, encodeCheckpoint, initState, runGeneration } from '@oneflow/sampler';
+import { describeModelDir, ModelRunner } from '@oneflow/runtime';
 
 // Horizontal scaling on one machine: workers hold no state (Temporal holds the workflows, the
 // shared checkpoint store the tensors), so a batch spreads over two worker processes and loses
@@ -36,10 +37,10 @@ beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
   client = new Client({ connection, namespace: NAMESPACE });
   // In-process references, one per seed.
-  const model = await loadModelConfig(MODEL_DIR);
+  const model = await describeModelDir(MODEL_DIR);
   const runner = await ModelRunner.start(model);
   try {
-    const tokenizer = Tokenizer.fromConfig(model.config);
+    const tokenizer = model.tokenizer;
     for (const seed of SEEDS) {
       const { state } = await runGeneration(
         runner,
