@@ -4,7 +4,7 @@
 # the npm package):
 #   docker build -f infra/docker/worker-gpu.Dockerfile -t oneflow-worker-gpu .
 # Run with the NVIDIA container toolkit (--gpus all / nvidia.com/gpu in Kubernetes).
-FROM node:20.19-bookworm-slim AS node
+FROM node:24.22-bookworm-slim AS node
 
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS deps
 COPY --from=node /usr/local/bin/node /usr/local/bin/node

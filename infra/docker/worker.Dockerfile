@@ -4,14 +4,14 @@
 #   docker build -f infra/docker/worker.Dockerfile -t oneflow-worker .
 # The model is baked in from models/${MODEL}; to mount one instead, point ONEFLOW_MODELS at the
 # mounted directory (config.json + ONNX file), e.g. -v /srv/models/x:/models/x -e ONEFLOW_MODELS=/models/x.
-FROM node:20.19-bookworm-slim AS deps
+FROM node:24.22-bookworm-slim AS deps
 WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip CI=true
 RUN npm install --global pnpm@10.34.9
 COPY . .
 RUN pnpm install --frozen-lockfile
 
-FROM node:20.19-bookworm-slim
+FROM node:24.22-bookworm-slim
 ARG MODEL=oneflow-toy-v1
 WORKDIR /app
 ENV NODE_ENV=production \
