@@ -8,12 +8,13 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 
 from training.data import BOS, CLASS_NAMES, IMAGE, PAD, SEP, STOI, VOCAB
-from training.model import OneFlowNet
+from training.model import ModelConfig, OneFlowNet
 from training.model_io import load_model, sha256, torch_load
 from training.contract import INPUT_NAMES, OUTPUT_NAMES
 from training.sample import SamplerParams
@@ -23,17 +24,24 @@ OPSET = 17
 CONTRACT_VERSION = 1
 
 
-def example_inputs(B=2, L=9, M=2):
+def example_inputs(cfg: Optional[ModelConfig] = None, B=2, L=9, M=2):
+    """Tracing inputs for a network of ``cfg`` (its vocabulary size and latent shape; default: the
+    toy vocabulary, 1×28×28); the special ids are the toy vocabulary's, which the version-2 tokenizers
+    here share (0..3)."""
+    cfg = cfg or ModelConfig(vocab_size=len(VOCAB))
     g = torch.Generator().manual_seed(0)
-    tokens = torch.randint(4, len(VOCAB), (B, L), generator=g)
+    tokens = torch.randint(4, cfg.vocab_size, (B, L), generator=g)
     tokens[:, 0] = STOI[BOS]
     tokens[:, 3] = STOI[SEP]
-    tokens[:, 5] = STOI[IMAGE]; tokens[:, 7] = STOI[IMAGE]
-    tmask = torch.ones(B, L, dtype=torch.bool); tmask[-1, -1] = False
-    images = torch.randn(B, M, 1, 28, 28, generator=g)
+    tokens[:, 5] = STOI[IMAGE]
+    tokens[:, 7] = STOI[IMAGE]
+    tmask = torch.ones(B, L, dtype=torch.bool)
+    tmask[-1, -1] = False
+    images = torch.randn((B, M) + tuple(cfg.latent_shape), generator=g)
     image_t = torch.rand(B, M, generator=g)
     image_pos = torch.tensor([[5, 7]] * B)[:, :M]
-    imask = torch.ones(B, M, dtype=torch.bool); imask[-1, -1] = False
+    imask = torch.ones(B, M, dtype=torch.bool)
+    imask[-1, -1] = False
     return tokens, tmask, images, image_t, image_pos, imask
 
 
@@ -44,7 +52,7 @@ def export_onnx(model: OneFlowNet, path: str):
            "pi_logit": {0: "B", 1: "L"}, "log_lambda": {0: "B", 1: "L"}, "q_logprobs": {0: "B", 1: "L"},
            "velocity": {0: "B", 1: "M"}}
     with torch.no_grad():
-        torch.onnx.export(model, example_inputs(), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+        torch.onnx.export(model, example_inputs(model.cfg), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                           dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True)
 
 
@@ -93,7 +101,7 @@ def main(argv=None):
         shutil.copy(log, out / "train.log")
     # parity on a fixed example
     from training.sample import OrtRunner, TorchRunner
-    inp = {k: v.numpy() for k, v in zip(INPUT_NAMES, example_inputs())}
+    inp = {k: v.numpy() for k, v in zip(INPUT_NAMES, example_inputs(model.cfg))}
     a_ = TorchRunner(model)(inp); b_ = OrtRunner(str(out / "model.onnx"))(inp)
     err = max(float(np.max(np.abs(a_[k] - b_[k]))) for k in OUTPUT_NAMES)
     print(f"exported {out / 'model.onnx'} sha256 {cfg['onnx_sha256'][:12]} parity max|Δ| {err:.2e}")

@@ -320,6 +320,105 @@ def make_tiny_golden(out: Path):
           f"{len(final.images)} images, model {sha[:12]} {onnx_path.stat().st_size} bytes")
 
 
+PROMPTS_V2 = ["draw a seven", "Draw a RED seven, please!", "<image> what is this ?", "count from two to four",
+              "what colour is <image>? Zebra-stripes & café", "  two  spaces\tand a tab", "ＦＵＬＬ width ①"]
+
+
+def write_fixture_golden_v2(model_dir: Path, test_pixels: np.ndarray):
+    """``<model_dir>/golden.json`` for a contract-version-2 model directory (config.json, tokenizer.json,
+    model.onnx, encoder.onnx, decoder.onnx), in the fixture format, plus two sections:
+      text   prompt strings -> token ids (encode without added special tokens), and id sequences ->
+             text (decode keeping special tokens): tokenizer parity
+      codec  ``test_pixels`` [N, C, H, W] -> encoder latents, and those latents -> decoder pixels
+    A float16 model's forward inputs are values float16 holds exactly (the runtime converts them at
+    the boundary); its outputs are float16 values widened to float32."""
+    from training.contract import decode_text, encode_prompt, load_tokenizer, spec_from_config
+    from training.sample import ort_session, prompt_state
+
+    cfg = json.loads((model_dir / "config.json").read_text())
+    tokenizer = load_tokenizer(model_dir / cfg["tokenizer"]["file"])
+    spec = spec_from_config(cfg, tokenizer)
+    runner = OrtRunner(str(model_dir / cfg["onnx_file"]), threads=1)
+    encoder = ort_session(model_dir / cfg["encoder"]["file"], threads=1)
+    decoder = ort_session(model_dir / cfg["decoder"]["file"], threads=1)
+    half = cfg["dtype"] == "float16"
+    rng = np.random.default_rng(2024)
+    vocab = [tokenizer.id_to_token(i) for i in range(spec.vocab_size)]
+    model = {"name": cfg["name"], "contract_version": 2, "dtype": cfg["dtype"], "onnx_sha256": cfg["onnx_sha256"],
+             "tokenizer_sha256": cfg["tokenizer"]["sha256"], "vocab_size": spec.vocab_size, "vocab": vocab,
+             "special_tokens": {"pad": spec.pad, "bos": spec.bos, "sep": spec.sep, "image": spec.image},
+             "special_token_names": cfg["special_tokens"], "never_insert": list(spec.never_insert),
+             "latent_shape": list(spec.latent_shape), "image_shape": list(cfg["image_shape"]),
+             "max_tokens": cfg["max_tokens"], "max_images": cfg["max_images"]}
+
+    def ids(text: str) -> List[int]:
+        return encode_prompt(tokenizer, text)
+
+    # 1. codec parity: pixels -> latents -> pixels
+    latents = encoder.run(["latent"], {"pixels": test_pixels})[0]
+    decoded = decoder.run(["pixels"], {"latent": latents})[0]
+    codec = {"tolerance": 1e-4,
+             "encoder": {"pixels": arr(test_pixels, "f32"), "latent": arr(latents, "f32")},
+             "decoder": {"latent": arr(latents, "f32"), "pixels": arr(decoded, "f32")}}
+
+    # 2. tokenizer parity
+    prompts = [{"text": text, "ids": ids(text)} for text in PROMPTS_V2]
+    sequences = [[spec.bos] + ids("draw a seven") + [spec.sep] + ids(" a") + [spec.image], ids("Zebra & café"),
+                 [spec.image, spec.image, spec.pad], list(range(4, 40))]
+    decodes = [{"ids": seq, "text": decode_text(tokenizer, seq)} for seq in sequences]
+
+    # 3. forward parity: two padded batches (a prompt image encoded from real pixels)
+    def round_inputs(inp):
+        if half:
+            for name in ("images", "image_t"):
+                inp[name] = inp[name].astype(np.float16).astype(np.float32)
+        return inp
+    st_a = prompt_state(ids("count from two to four"), [], spec)
+    st_b = prompt_state(ids("<image> what is this ?"), [latents[0]], spec)
+    st_b.tokens += ids(" a") + [spec.image] + ids(" seven")
+    st_b.images.append(random_latent(rng, spec, 0.25))
+    forward = forward_entries([[st_a], [st_a, st_b, unconditional(st_b), text_free(st_b)]], runner, round_inputs)
+
+    # 4. single steps with synthetic outputs and explicit draws
+    cases = StepCases(rng)
+    cases.add("first step, no guidance", prompt_state(ids("draw a seven"), [], spec), SamplerParams(steps=4))
+    s1 = prompt_state(ids("<image> describe this"), [latents[1]], spec)
+    s1.tokens += ids(" a") + [spec.image] + ids(" small") + [spec.image]
+    s1.t_text = 0.5
+    s1.images += [random_latent(rng, spec, 0.25), random_latent(rng, spec, 0.9)]
+    cases.add("text guidance, prompt image, images denoising", s1, SamplerParams(steps=8, w=2.0, temperature=0.7))
+    cases.add("image guidance only (text-free twin)", s1, SamplerParams(steps=8, w_image=3.0))
+    cases.add("text and image guidance, top-k 3", s1, SamplerParams(steps=8, w=1.5, w_image=2.5, top_k=3))
+    cases.add("many insertions, image cap", s1, SamplerParams(steps=2, max_images=3), pi_scale=3.0, lam_shift=3.0)
+    s2 = prompt_state(ids("count to four"), [], spec)
+    s2.tokens += ids(" one two three")
+    s2.t_text = 0.1
+    cases.add("length cap within the step", s2, SamplerParams(steps=2, max_len=len(s2.tokens) + 2),
+              pi_scale=3.0, lam_shift=3.0)
+    s3 = prompt_state(ids("draw a two"), [], spec)
+    s3.tokens += [spec.image]
+    s3.t_text = 1.0
+    s3.images.append(random_latent(rng, spec, 0.95))
+    cases.add("text done, last image step, image guidance", s3, SamplerParams(steps=16, w=3.0, w_image=2.0))
+
+    # 5. a whole guided generation through the model, a prompt image included
+    prompt = "<image> what colour is this ?"
+    prm = SamplerParams(steps=6, w=2.0, temperature=0.8, max_len=32, max_images=3, w_image=2.5)
+    init = prompt_state(ids(prompt), [latents[2]], spec)
+    run, final = recorded_run(init, runner, prm, 7)
+    run = {"prompt": prompt, "prompt_ids": ids(prompt), **run,
+           "final_text": decode_text(tokenizer, final.tokens[final.prompt_len:]), "latent_tolerance": 1e-3}
+
+    # float16 outputs may differ by one float16 step between runtimes (about 1e-2 at |x| ~ 16)
+    tolerance = 2e-2 if half else 1e-4
+    golden = {"about": FIXTURE_ABOUT, "model": model, "forward_tolerance": tolerance,
+              "text": {"prompts": prompts, "decodes": decodes},
+              "codec": codec, "forward": forward, "steps": cases.cases, "run": run}
+    (model_dir / "golden.json").write_text(json.dumps(golden))
+    print(f"wrote {model_dir / 'golden.json'}: {len(cases.cases)} step cases, run of {len(final.tokens)} tokens "
+          f"{len(final.images)} images: {run['final_text']!r}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="a shipped model directory: writes <model>/golden/")

@@ -73,3 +73,32 @@ def test_trajectory_reproduces_with_recorded_draws():
     assert n == tr["steps_taken"] and s.tokens == tr["final_tokens"]
     for im, ref in zip(s.images, tr["final_latents"]):
         assert np.max(np.abs(im.latent.reshape(-1) - np.asarray(ref, np.float32))) < tr["latent_tolerance"]
+
+
+def close(a, b, path=""):
+    """Same structure; numbers equal within 1e-4 (model outputs differ by float rounding between machines)."""
+    assert type(a) == type(b), path
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b)):
+            close(x, y, f"{path}[{k}]")
+    elif isinstance(a, float):
+        assert abs(a - b) < 1e-4, path
+    else:
+        assert a == b, path
+
+
+def test_generator_reproduces_the_shipped_vectors(tmp_path):
+    """training.golden on a copy of the shipped model gives the committed files (tokens exactly)."""
+    import shutil
+
+    from training.golden import make_model_golden
+    for name in ("config.json", "model.onnx"):
+        shutil.copy(G.parent / name, tmp_path / name)
+    make_model_golden(tmp_path)
+    for name in ("forward.json", "steps.json", "trajectory.json"):
+        close(json.loads((tmp_path / "golden" / name).read_text()), json.loads((G / name).read_text()), name)
