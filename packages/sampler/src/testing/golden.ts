@@ -61,7 +61,12 @@ export interface GoldenFile {
 export const fixturesDir = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
 export function loadGolden(name = 'golden-tiny.json'): GoldenFile {
-  return JSON.parse(readFileSync(fixturesDir + name, 'utf8')) as GoldenFile;
+  return loadGoldenFile(fixturesDir + name);
+}
+
+/** A golden file anywhere (e.g. a contract-v2 fixture's `golden.json`). */
+export function loadGoldenFile<T extends GoldenFile = GoldenFile>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
 function bytes(a: GoldenArray): ArrayBuffer {
