@@ -5,7 +5,7 @@ import { z } from 'zod';
 export const checkpointIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a checkpoint id is 64 lowercase hex characters');
 
 /**
- * Sampler settings a branch may change (DESIGN §2.4). Guidance weights, 1 = off: `guidance` on the
+ * Sampler settings a branch may change (docs/algorithm.md §5). Guidance weights, 1 = off: `guidance` on the
  * text (insertion rates and tokens, against the prompt-free twin), `imageGuidance` on image
  * velocities (against the text-free twin; docs/decisions.md "Image guidance").
  */
@@ -26,7 +26,10 @@ export const samplerOverridesSchema = z
   .strict();
 export type SamplerOverrides = z.infer<typeof samplerOverridesSchema>;
 
-/** Refinement operations (DESIGN §2.4), applied to a checkpoint before sampling continues. */
+/**
+ * Refinement operations (docs/algorithm.md §6), applied to a checkpoint before sampling continues.
+ * The source of the `RefineOp` type: the sampler's handler table is checked against it.
+ */
 export const refineOpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('renoiseImage'), image: z.number().int().min(0).max(255), to: z.number().min(0).max(1) }).strict(),
   z
@@ -76,11 +79,20 @@ export interface CheckpointSummary {
   parentId: string | null;
   model: string;
   step: number;
+  /**
+   * The step the generation is expected to end at: `step` + the steps its slowest clock still
+   * needs. Not the sampler's `steps` parameter, which is per clock: an image inserted late runs
+   * its own `steps` steps, so a 32-step generation can end at step 60. Grows while images are
+   * still being inserted; equals `step` once done.
+   */
+  steps: number;
   done: boolean;
   tText: number;
   /** Generated text so far, `<image>` marking each image slot. */
   text: string;
-  /** Clock of each generated image, in order. */
+  /** The generated tokens' surface texts, in order (`text` is their concatenation): a viewer shows insertions in place. */
+  pieces: string[];
+  /** Clock of each generated image, in order (1 = clean). */
   imageClocks: number[];
 }
 

@@ -1,13 +1,21 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type ActivityCancellationDetails } from '@temporalio/common';
-import type { AdvanceInput, AdvanceResult, CheckpointSummary, GenerationRoot } from '@oneflow/contracts';
+import {
+  parseAdvanceHeartbeat,
+  type AdvanceHeartbeat,
+  type AdvanceInput,
+  type AdvanceResult,
+  type CheckpointSummary,
+  type GenerationRoot,
+} from '@oneflow/contracts';
+import { ancestorAt } from '@oneflow/engine';
 import { BlobCorruptError, BlobNotFoundError, InvalidBlobIdError } from '@oneflow/store';
-import { EngineInputError, type GenerationEngine } from '../engine.js';
+import { InvalidInputError, type GenerationEngine } from '../engine.js';
 import type { ActivityDeps } from './index.js';
 
 /** Permanent faults become non-retryable failures; anything else is thrown as is and retried. */
 function classify(error: unknown): unknown {
-  if (error instanceof EngineInputError || error instanceof InvalidBlobIdError) {
+  if (error instanceof InvalidInputError || error instanceof InvalidBlobIdError) {
     return ApplicationFailure.nonRetryable(error.message, 'BadRequest');
   }
   if (error instanceof BlobNotFoundError) return ApplicationFailure.nonRetryable(error.message, 'CheckpointNotFound');
@@ -21,25 +29,11 @@ function describeCancel(details: ActivityCancellationDetails | undefined): strin
   return reasons.length > 0 ? reasons.join(', ') : 'cancelled';
 }
 
-/**
- * The checkpoint at `step` on the chain that ends at `headId` (following parent links, so the
- * nearest one wins when a refinement made two checkpoints of the same step).
- */
-async function ancestorAt(engine: GenerationEngine, headId: string, step: number): Promise<CheckpointSummary> {
-  let node = await engine.describe(headId);
-  while (node.step > step) {
-    if (node.parentId === null) break;
-    node = await engine.describe(node.parentId);
-  }
-  if (node.step !== step) {
-    throw new EngineInputError(`no checkpoint at step ${step} before ${headId} (its chain reaches step ${node.step})`);
-  }
-  return node;
-}
-
-interface HeartbeatDetails {
-  step: number;
-  checkpointId: string;
+/** The checkpoint at `step` on the chain that ends at `headId` (the nearest where a refinement made two of one step). */
+async function startingPoint(engine: GenerationEngine, headId: string, step: number): Promise<string> {
+  const at = await ancestorAt({ snapshot: (id) => engine.describe(id) }, headId, step);
+  if (!at) throw new InvalidInputError(`no checkpoint at step ${step} on the chain that ends at ${headId}`);
+  return at.checkpointId;
 }
 
 export function createGenerationActivities({ engine, logger, metrics }: ActivityDeps & { engine: GenerationEngine }) {
@@ -49,8 +43,7 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
       try {
         if (root.kind === 'new') return await engine.create(root.request);
         if (root.kind === 'resume') return await engine.describe(root.checkpointId);
-        const from =
-          root.atStep === undefined ? root.checkpointId : (await ancestorAt(engine, root.checkpointId, root.atStep)).checkpointId;
+        const from = root.atStep === undefined ? root.checkpointId : await startingPoint(engine, root.checkpointId, root.atStep);
         return await engine.derive(from, {
           ...(root.overrides ? { overrides: root.overrides } : {}),
           ...(root.refine ? { refine: root.refine } : {}),
@@ -72,7 +65,7 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
       try {
         const start = await engine.describe(input.checkpointId);
         const target = start.step + input.maxSteps;
-        const resumed = ctx.info.heartbeatDetails as HeartbeatDetails | undefined;
+        const resumed = parseAdvanceHeartbeat(ctx.info.heartbeatDetails);
         let head = start;
         if (resumed && resumed.step > start.step && resumed.step <= target) {
           try {
@@ -99,7 +92,7 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
             throw new Error(`advance interrupted at step ${head.step} (${describeCancel(ctx.cancellationDetails)})`);
           }
           head = await engine.advance(head.checkpointId);
-          ctx.heartbeat({ step: head.step, checkpointId: head.checkpointId } satisfies HeartbeatDetails);
+          ctx.heartbeat({ step: head.step, checkpointId: head.checkpointId } satisfies AdvanceHeartbeat);
         }
         // The checkpoint the workflow will record must outlive this machine.
         await engine.persist(head.checkpointId);

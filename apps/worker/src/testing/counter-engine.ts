@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CheckpointSummary, RefineOp, SamplerOverrides } from '@oneflow/contracts';
 import type { BlobStore } from '@oneflow/store';
-import { EngineInputError, type GenerationEngine } from '../engine.js';
+import { InvalidInputError, type GenerationEngine } from '../engine.js';
 
 /**
  * A deterministic stand-in for the model side, for orchestration tests: each step appends one
@@ -47,7 +47,7 @@ export class CounterEngine implements GenerationEngine {
   async create(request: unknown): Promise<CheckpointSummary> {
     const r = request as { total?: unknown; seed?: unknown };
     if (typeof r !== 'object' || r === null || !Number.isInteger(r.total) || (r.total as number) < 1 || (r.total as number) > 10_000) {
-      throw new EngineInputError(`counter request needs an integer total in [1, 10000], got ${JSON.stringify(request)}`);
+      throw new InvalidInputError(`counter request needs an integer total in [1, 10000], got ${JSON.stringify(request)}`);
     }
     return this.save({ v: 1, parent: null, total: r.total as number, seed: Number(r.seed ?? 0), step: 0, words: [] });
   }
@@ -56,7 +56,7 @@ export class CounterEngine implements GenerationEngine {
     const c = await this.load(checkpointId);
     let words = c.words;
     if (change.refine?.op === 'deleteText') words = [...words.slice(0, change.refine.start), ...words.slice(change.refine.end)];
-    else if (change.refine) throw new EngineInputError(`counter engine cannot ${change.refine.op}`);
+    else if (change.refine) throw new InvalidInputError(`counter engine cannot ${change.refine.op}`);
     return this.save({
       ...c,
       parent: checkpointId,
@@ -107,9 +107,11 @@ function summarize(checkpointId: string, c: CounterCheckpoint): CheckpointSummar
     parentId: c.parent,
     model: 'counter',
     step: c.step,
+    steps: Math.max(c.step, c.total),
     done,
     tText: Math.min(1, c.step / c.total),
     text: c.words.join(' '),
+    pieces: c.words.map((w, i) => (i === 0 ? w : ` ${w}`)),
     imageClocks: c.words.filter((w) => w === '<image>').map(() => 1),
   };
 }

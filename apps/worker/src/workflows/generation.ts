@@ -25,6 +25,7 @@ import {
   statusQueryName,
   type CheckpointSummary,
   type GenerationResult,
+  type GenerationMemo,
   type GenerationState,
   type GenerationStatus,
   type GenerationWorkflowInput,
@@ -184,7 +185,7 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
       rootCheckpointId: root?.checkpointId ?? null,
       step: head?.step ?? 0,
       parentGenerationId,
-    });
+    } satisfies GenerationMemo);
   };
   publish();
   await watchDeadline(input);
