@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Client } from '@temporalio/client';
+import type { CheckpointReader } from '@oneflow/engine';
 import type { KeyRing, Principal, RateLimiter } from './auth.js';
-import type { CheckpointReader } from './checkpoints.js';
 import type { ModelCatalog } from './models.js';
+import type { Workflows } from './services/workflows.js';
 
 /** What the API needs from Temporal; an interface so procedure tests can pass their own. */
 export interface TemporalGateway {
@@ -14,10 +15,13 @@ export interface TemporalGateway {
   client(): Promise<Client>;
 }
 
+/** The engine's read side as the job services use it (summaries, chains, images, dry runs). */
+export type CheckpointReading = Pick<CheckpointReader, 'snapshot' | 'chain' | 'ancestorAt' | 'png' | 'validateRequest' | 'validateDerive'>;
+
 /** Everything the job procedures use besides Temporal. */
 export interface JobDeps {
   /** Reads the worker's checkpoint store. */
-  checkpoints: CheckpointReader;
+  checkpoints: CheckpointReading;
   models: ModelCatalog;
   stepsPerActivity: number;
   /** How often `watch` looks at a generation. */
@@ -30,6 +34,8 @@ export interface JobDeps {
 /** The transport-free part of the context: `appRouter.createCaller(inner)` in tests. */
 export interface InnerContext {
   temporal: TemporalGateway;
+  /** The job services' Temporal; default: the workflows of `temporal`'s namespace. */
+  workflows?: Workflows;
   version: string;
   startedAt: number;
   /** Absent in a health-only server. */

@@ -1,8 +1,8 @@
 import path from 'node:path';
+import { CheckpointReader, CheckpointStore } from '@oneflow/engine';
 import { checkpointIdOf } from '@oneflow/sampler';
 import { LocalBlobStore, storeFromSettings, type BlobStore, type StoreSettings } from '@oneflow/store';
 import { RateLimiter } from './auth.js';
-import { CheckpointReader } from './checkpoints.js';
 import type { JobDeps } from './context.js';
 import { ModelCatalog, modelDirs } from './models.js';
 
@@ -29,7 +29,7 @@ export async function createJobDeps(options: {
   const models = await ModelCatalog.load(modelDirs(options.models));
   const store = options.store ?? new LocalBlobStore(path.resolve(options.dataDir, 'checkpoints'), { idOf: checkpointIdOf });
   return {
-    checkpoints: new CheckpointReader(store, models),
+    checkpoints: new CheckpointReader(new CheckpointStore(store, 1024), models.byModelName()),
     models,
     stepsPerActivity: options.stepsPerActivity,
     watchIntervalMs: options.watchIntervalMs ?? 200,

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import type { KeyRing } from './auth.js';
 import type { InnerContext } from './context.js';
-import { describeOwned, newestCheckpointId } from './jobs.js';
+import { describeOwned, newestCheckpointId } from './services/ownership.js';
+import { workflowsOf } from './trpc.js';
 
 const ROUTE = /^\/generations\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/images\/(\d{1,3})\.png$/;
 
@@ -10,6 +11,7 @@ const HTTP_STATUS: Partial<Record<TRPCError['code'], number>> = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
+  METHOD_NOT_SUPPORTED: 405,
   PRECONDITION_FAILED: 412,
   TOO_MANY_REQUESTS: 429,
 };
@@ -44,8 +46,7 @@ export async function handleImage(req: IncomingMessage, res: ServerResponse, inn
     const stepText = url.searchParams.get('step');
     if (stepText !== null && !/^\d{1,6}$/.test(stepText))
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'step must be a non-negative integer' });
-    const client = await inner.temporal.client();
-    const d = await describeOwned(client, principal.tenant, id, 'generation');
+    const d = await describeOwned(workflowsOf(inner), principal.tenant, id, 'generation');
     const newest = newestCheckpointId(d);
     if (!newest) throw new TRPCError({ code: 'NOT_FOUND', message: `generation ${id} has no checkpoint yet` });
     let checkpointId = newest;
@@ -65,6 +66,7 @@ export async function handleImage(req: IncomingMessage, res: ServerResponse, inn
     res.end(req.method === 'HEAD' ? undefined : png);
   } catch (error) {
     if (error instanceof TRPCError) {
+      if (error.code === 'METHOD_NOT_SUPPORTED') res.setHeader('allow', 'GET, HEAD');
       send(res, HTTP_STATUS[error.code] ?? 400, { error: { code: error.code, message: error.message } });
       return;
     }

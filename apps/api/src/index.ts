@@ -7,6 +7,7 @@ export { checkpointStoreFromEnv, createJobDeps } from './deps.js';
 export { hashApiKey, KeyRing, RateLimiter, type ApiKeyEntry, type Principal } from './auth.js';
 export type { InnerContext, JobDeps, TemporalGateway } from './context.js';
 export type { GenerationView, ImageView } from './outputs.js';
-export type { GenerationSummary, LineageNode, WatchEvent } from './routers/generations.js';
+export type { GenerationSummary, LineageNode, StepPage, StepSnapshot, WatchEvent } from './routers/generations.js';
+export type { Workflows } from './services/workflows.js';
 export type { BatchView, BatchViewState } from './routers/batches.js';
 export type { ModelInfo } from './routers/models.js';

@@ -39,6 +39,7 @@ describe('OpenAPI document', () => {
         'POST /generations/branch',
         'POST /generations/refine',
         'GET /generations/{id}/lineage',
+        'GET /generations/{id}/steps',
         'POST /batches',
         'GET /batches',
         'GET /batches/{id}',

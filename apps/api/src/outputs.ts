@@ -72,6 +72,39 @@ export const lineageNodeSchema = generationSummarySchema.extend({
 export type LineageNode = z.infer<typeof lineageNodeSchema>;
 export const lineageSchema = z.object({ rootId: z.string(), nodes: z.array(lineageNodeSchema) });
 
+/** One finished step of a generation, for timelines. */
+export const stepSnapshotSchema = z.object({
+  step: z.number().int(),
+  checkpointId,
+  text: z.string().describe('generated text at this step; <image> marks each image slot'),
+  pieces: z
+    .array(z.string())
+    .describe("each generated token's surface text, in order (they concatenate to text): where insertions happened"),
+  imageClocks: z.array(z.number()).describe("each generated image's clock in [0, 1] (1 = clean)"),
+  tText: z.number(),
+  done: z.boolean(),
+});
+export type StepSnapshot = z.infer<typeof stepSnapshotSchema>;
+export const stepPageSchema = z.object({
+  items: z.array(stepSnapshotSchema).describe('oldest first'),
+  nextStep: z.number().int().nullable().describe('fromStep of the next page; null when there are no more steps (yet)'),
+});
+export type StepPage = z.infer<typeof stepPageSchema>;
+
+/** One `generations.watch` event: the generation at one step (every step is reported, in order) or a state change. */
+export interface WatchEvent {
+  state: (typeof GENERATION_STATES)[number];
+  step: number;
+  steps: number | null;
+  tText: number;
+  text: string;
+  /** The generated tokens' surface texts (they concatenate to `text`). */
+  pieces: string[];
+  images: { index: number; clock: number }[];
+  checkpointId: string | null;
+  error: string | null;
+}
+
 export const BATCH_VIEW_STATES = ['running', 'succeeded', 'partial', 'failed', 'canceled', 'expired'] as const;
 export type BatchViewState = (typeof BATCH_VIEW_STATES)[number];
 
@@ -98,9 +131,13 @@ export const batchCancelSchema = z.object({ id: z.string(), cancelRequested: z.l
 
 export const modelInfoSchema = z.object({
   name: z.string(),
+  format: z.string().describe('the model format (contract version), e.g. oneflow-v1 or oneflow-v2'),
+  imageShape: z
+    .tuple([z.number().int(), z.number().int(), z.number().int()])
+    .describe('[C, H, W] of input and output images (C = 1 grey, 3 RGB; input images are resized to H × W)'),
   latentShape: z
     .tuple([z.number().int(), z.number().int(), z.number().int()])
-    .describe('[C, H, W] of each image (input images are resized to H × W)'),
+    .describe('[C, H, W] of the latents the model denoises (= imageShape when it has no autoencoder)'),
   maxTokens: z.number().int(),
   maxImages: z.number().int(),
   defaults: z.object({
@@ -110,6 +147,10 @@ export const modelInfoSchema = z.object({
     temperature: z.number(),
     topK: z.number().int(),
   }),
-  vocabulary: z.array(z.string()).describe('the words a prompt may use (<image> takes the next input image)'),
+  tokenizer: z.enum(['word', 'subword']).describe('word: prompts use only `vocabulary`; subword: free text'),
+  vocabulary: z
+    .array(z.string())
+    .nullable()
+    .describe('for word-level models, the words a prompt may use (<image> takes the next input image); null for subword tokenizers'),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;

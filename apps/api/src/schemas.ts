@@ -77,6 +77,15 @@ export const refineInput = z
   })
   .strict();
 
+export const stepsInput = z
+  .object({
+    id: jobIdSchema,
+    /** The first step wanted (default: the generation's first). */
+    fromStep: step.optional(),
+    limit: z.number().int().min(1).max(500).default(200),
+  })
+  .strict();
+
 export const watchInput = z
   .object({
     id: jobIdSchema,

@@ -1,6 +1,8 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import type { InnerContext } from './context.js';
+import type { InnerContext, TemporalGateway } from './context.js';
+import type { JobScope } from './services/scope.js';
+import { temporalWorkflows, type Workflows } from './services/workflows.js';
 
 const t = initTRPC
   .context<InnerContext>()
@@ -23,7 +25,20 @@ export function rest(method: 'GET' | 'POST', path: `/${string}`, tag: string, su
 export const publicProcedure = t.procedure;
 export const createCallerFactory = t.createCallerFactory;
 
-/** A known key is required; each call takes a token from the key's rate-limit bucket. */
+const gatewayWorkflows = new WeakMap<TemporalGateway, Workflows>();
+
+/** The job services' Temporal of a context: its own, or (one per gateway) the gateway's namespace. */
+export function workflowsOf(ctx: { temporal: TemporalGateway; workflows?: Workflows | undefined }): Workflows {
+  if (ctx.workflows) return ctx.workflows;
+  let w = gatewayWorkflows.get(ctx.temporal);
+  if (!w) gatewayWorkflows.set(ctx.temporal, (w = temporalWorkflows(ctx.temporal)));
+  return w;
+}
+
+/**
+ * A known key is required; each call takes a token from the key's rate-limit bucket. Procedures
+ * get `ctx.scope`, what the job services work with.
+ */
 export const authedProcedure = t.procedure.use(({ ctx, next }) => {
   const principal = ctx.principal;
   if (!principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid API key is required (Authorization: Bearer <key>)' });
@@ -32,5 +47,6 @@ export const authedProcedure = t.procedure.use(({ ctx, next }) => {
   if (!jobs.limiter.take(principal.keyId, principal.ratePerMinute)) {
     throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: 'rate limit exceeded for this API key; retry later' });
   }
-  return next({ ctx: { ...ctx, principal, jobs } });
+  const scope: JobScope = { workflows: workflowsOf(ctx), jobs, tenant: principal.tenant };
+  return next({ ctx: { ...ctx, principal, jobs, scope } });
 });

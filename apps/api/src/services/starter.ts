@@ -1,23 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
 import {
-  CPU_TASK_QUEUE,
   WEBHOOK_EVENTS,
-  WORKFLOWS,
-  type WebhookRequest,
-  type WebhookTarget,
+  type GenerationMemo,
   type GenerationRoot,
   type GenerationWorkflowInput,
-  batchKey,
-  modelKey,
-  parentKey,
-  stepKey,
-  tenantKey,
+  type WebhookRequest,
+  type WebhookTarget,
 } from '@oneflow/contracts';
-import { InvalidInputError } from '../checkpoints.js';
-import { sha256, type GenerationMemo } from '../jobs.js';
+import { InvalidInputError } from '@oneflow/engine';
+import type { Workflows } from './workflows.js';
+
+// Starting jobs: ids, request hashes for idempotency, the workflow's input, webhooks.
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
 
 /** JSON with sorted keys: the same request always hashes the same. */
 export function canonicalJson(value: unknown): string {
@@ -59,7 +57,7 @@ export interface StartOptions {
   parentId?: string;
   batchId?: string;
   deadlineSeconds?: number;
-  memo?: GenerationMemo & Record<string, unknown>;
+  memo?: Omit<GenerationMemo, 'tenant' | 'requestHash'>;
   /** Resume: a new run of a closed workflow id. */
   reuse?: boolean;
 }
@@ -68,34 +66,29 @@ export interface StartOptions {
  * Starts a job's workflow with its tenant (and model, parent, batch) as search attributes from the
  * start, so visibility and ownership checks never see it untagged.
  */
-export async function startJob(client: Client, o: StartOptions): Promise<void> {
-  const attrs: SearchAttributePair[] = [{ key: tenantKey, value: o.tenant }];
-  // Step 0 from the start: a queued generation counts in others' queue positions before its first task.
-  if (o.workflow === 'generation' && !o.reuse) attrs.push({ key: stepKey, value: 0 });
-  if (o.model) attrs.push({ key: modelKey, value: o.model });
-  if (o.parentId) attrs.push({ key: parentKey, value: o.parentId });
-  if (o.batchId) attrs.push({ key: batchKey, value: o.batchId });
-  try {
-    await client.workflow.start(o.workflow === 'generation' ? WORKFLOWS.generation : WORKFLOWS.batch, {
-      taskQueue: CPU_TASK_QUEUE,
-      workflowId: o.workflowId,
-      args: [o.args],
-      // Never a second run of an id (except resume); a concurrent duplicate gets the running one.
-      workflowIdReusePolicy: o.reuse ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
-      workflowIdConflictPolicy: o.idempotent ? 'USE_EXISTING' : 'FAIL',
-      typedSearchAttributes: attrs,
-      memo: { tenant: o.tenant, requestHash: o.requestHash, ...o.memo },
-      ...(o.deadlineSeconds ? { workflowExecutionTimeout: o.deadlineSeconds * 1000 } : {}),
-    });
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      if (!o.idempotent) throw new TRPCError({ code: 'CONFLICT', message: `${o.workflowId} is already running` });
-    } else throw error;
-  }
+export async function startJob(workflows: Workflows, o: StartOptions): Promise<void> {
+  const { alreadyStarted } = await workflows.start({
+    workflow: o.workflow,
+    workflowId: o.workflowId,
+    args: o.args,
+    attributes: {
+      tenant: o.tenant,
+      // Step 0 from the start: a queued generation counts in others' queue positions before its first task.
+      ...(o.workflow === 'generation' && !o.reuse ? { step: 0 } : {}),
+      ...(o.model ? { model: o.model } : {}),
+      ...(o.parentId ? { parentId: o.parentId } : {}),
+      ...(o.batchId ? { batchId: o.batchId } : {}),
+    },
+    memo: { tenant: o.tenant, requestHash: o.requestHash, ...o.memo },
+    // Never a second run of an id (except resume); a concurrent duplicate gets the running one.
+    useExisting: o.idempotent,
+    reuse: o.reuse ?? false,
+    ...(o.deadlineSeconds ? { executionTimeoutMs: o.deadlineSeconds * 1000 } : {}),
+  });
+  if (alreadyStarted && !o.idempotent) throw new TRPCError({ code: 'CONFLICT', message: `${o.workflowId} is already running` });
   if (o.idempotent) {
-    const d = await client.workflow.getHandle(o.workflowId).describe();
-    const memo = (d.memo ?? {}) as GenerationMemo;
-    if (memo.requestHash !== undefined && memo.requestHash !== o.requestHash) {
+    const memo = (await workflows.describe(o.workflowId))?.memo;
+    if (memo?.requestHash !== undefined && memo.requestHash !== o.requestHash) {
       throw new TRPCError({ code: 'CONFLICT', message: 'this idempotency key was used for a different request' });
     }
   }
