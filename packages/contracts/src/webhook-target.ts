@@ -209,6 +209,10 @@ export function webhookTargetPolicyFromEnv(env: Record<string, string | undefine
   return cached.policy;
 }
 
+// A malformed list stops the process that imports this module (API, worker) at start, not at the
+// first webhook.
+webhookTargetPolicyFromEnv();
+
 /** A URL's host as the rules see it: lowercase, no brackets, no trailing dot. */
 export function normalizedHost(hostname: string): string {
   const h = hostname.toLowerCase().replace(/\.$/, '');

@@ -28,6 +28,8 @@ export function createWebhookActivities({
   targetPolicy,
   resolver = systemResolver,
 }: WebhookDeps) {
+  // Read as the worker starts: a malformed ONEFLOW_WEBHOOK_ALLOW stops it there, not at a delivery.
+  const policy = targetPolicy ?? webhookTargetPolicyFromEnv();
   return {
     /** How a generation's newest run stands (status, step, head), through the worker's own client. */
     async generationOutcome(generationId: string, runId?: string): Promise<GenerationOutcome> {
@@ -71,7 +73,7 @@ export function createWebhookActivities({
             'webhook-signature': signature,
           },
           body,
-          policy: targetPolicy ?? webhookTargetPolicyFromEnv(),
+          policy,
           resolver,
           signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), Context.current().cancellationSignal]),
         }));
