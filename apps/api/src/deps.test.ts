@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCheckpoint, initState, loadModelConfig, Tokenizer } from '@oneflow/sampler';
+import { describeModelDir } from '@oneflow/runtime';
+import { encodeCheckpoint, initState } from '@oneflow/sampler';
 import { REPO_ROOT, startLocalS3, type LocalS3Server } from '@oneflow/devstack';
 import { apiEnvSchema } from './env.js';
 import { checkpointStoreFromEnv, createJobDeps } from './deps.js';
@@ -30,8 +31,8 @@ describe('checkpoint store from the environment', () => {
     const env = apiEnvSchema.parse({ ONEFLOW_S3_BUCKET: 'oneflow-api-ckpt', ONEFLOW_S3_ENDPOINT: s3.endpoint });
     const store = checkpointStoreFromEnv(env);
     expect(store.location).toBe('s3://oneflow-api-ckpt/checkpoints/');
-    const config = await loadModelConfig(MODEL_DIR);
-    const state = initState(Tokenizer.fromConfig(config.config).prompt('draw a seven'), config.defaults, config.spec, 42);
+    const config = await describeModelDir(MODEL_DIR);
+    const state = initState(config.tokenizer.prompt('draw a seven'), config.defaults, config.spec, 42);
     const { id, bytes } = encodeCheckpoint({ state, parent: null });
     expect(await store.put(bytes)).toBe(id);
     const jobs = await createJobDeps({ dataDir: '/nonexistent', models: MODEL_DIR, store, stepsPerActivity: 4 });

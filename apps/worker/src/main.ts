@@ -7,7 +7,7 @@ import { storeFromSettings } from '@oneflow/store';
 import { serviceConfigOrExit } from '@oneflow/contracts/temporal-connection';
 import { workerEnvSchema } from './env.js';
 import { WorkerMetrics } from './metrics.js';
-import { modelDirs } from '@oneflow/sampler';
+import { modelDirs } from '@oneflow/runtime';
 import { checkpointIdOf, loadModels, SamplerEngine } from './sampler-engine.js';
 import { installSdkLogger } from './sdk-logger.js';
 import { createWorkers } from './worker.js';
@@ -21,10 +21,15 @@ const metrics = new WorkerMetrics();
 const servesModels = env.WORKER_QUEUES.includes('gpu');
 const dirs = servesModels ? modelDirs(env.ONEFLOW_MODELS) : [];
 // Each model is loaded once per process: its sessions live in the runner's worker threads.
+// A bad model directory stops the worker before it polls anything: it never serves half its models.
 const models = await loadModels(dirs, {
   threads: env.MODEL_THREADS,
   maxBatch: env.MODEL_MAX_BATCH,
   ...(env.MODEL_EXECUTION_PROVIDER ? { executionProvider: env.MODEL_EXECUTION_PROVIDER } : {}),
+}).catch((error: unknown) => {
+  logger.fatal({ dirs, reason: error instanceof Error ? error.message : String(error) }, 'cannot load the models; not starting');
+  process.stderr.write(`oneflow-worker: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
 });
 for (const [name, m] of models) metrics.watchRunner(name, m.runner);
 const store = storeFromSettings(env, checkpointIdOf);

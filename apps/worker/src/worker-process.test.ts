@@ -74,7 +74,7 @@ beforeAll(async () => {
   const cli = spawnSync(
     process.execPath,
     [
-      'packages/sampler/bin/oneflow.js',
+      'packages/runtime/bin/oneflow.js',
       'generate',
       '--prompt',
       'draw a seven',

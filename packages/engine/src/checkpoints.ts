@@ -3,7 +3,7 @@ import { CheckpointError, decodeCheckpoint, encodeCheckpoint, generated, isDone,
 import { BlobNotFoundError, type BlobStore } from '@oneflow/store';
 import type { BranchChangeRequest } from './engine.js';
 import { InvalidInputError } from './errors.js';
-import type { EngineModel, EngineModels } from './models.js';
+import type { EngineModel, EngineModels, ReadableModel } from './models.js';
 import { prepareDerived, prepareNew } from './prepare.js';
 
 /** What one checkpoint shows a user (progress, text so far, the images' clocks): the engine's summary. */
@@ -138,9 +138,7 @@ export async function ancestorAt(source: SnapshotSource, headId: string, step: n
 export class CheckpointReader implements SnapshotSource {
   constructor(
     private readonly checkpoints: CheckpointStore,
-    private readonly models: EngineModels,
-    /** Encodes an image `[C, H, W]` as PNG (injected: the engine holds no image codec). */
-    private readonly toPng: (latent: Float32Array, shape: readonly [number, number, number]) => Buffer,
+    private readonly models: EngineModels<ReadableModel>,
   ) {}
 
   /** The decoded checkpoint, or null when the store does not have it. */
@@ -161,16 +159,22 @@ export class CheckpointReader implements SnapshotSource {
     return ancestorAt(this, headId, step);
   }
 
-  /** Generated image `k` of a checkpoint as a PNG; null when there is no such checkpoint or image. */
+  /**
+   * Generated image `k` of a checkpoint as a PNG (through the model's decoder where it has one,
+   * cached by checkpoint id and slot); null when there is no such checkpoint or image, or its
+   * model is not served here.
+   */
   async png(id: string, k: number): Promise<Buffer | null> {
     const c = await this.checkpoints.find(id);
     const image = c && generated(c.state).images[k];
-    return image ? this.toPng(image.latent, c.state.spec.latentShape) : null;
+    const model = c && this.models.get(c.state.spec.name);
+    if (!image || !model || model.config.spec.sha256 !== c.state.spec.sha256) return null;
+    return model.pngOf(`${id}/${k}`, image.latent);
   }
 
   /** Refuses (InvalidInputError) a request the engine's `create` would refuse; stores nothing. */
-  validateRequest(request: unknown): void {
-    prepareNew(this.models, request);
+  async validateRequest(request: unknown): Promise<void> {
+    await prepareNew(this.models, request);
   }
 
   /** Refuses (InvalidInputError) a change the engine's `derive` would refuse; the base checkpoint's snapshot otherwise. */

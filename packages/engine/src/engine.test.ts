@@ -14,8 +14,8 @@ const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-engine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const models = new Map([['toy', toyModel]]);
 const blobs = new LocalBlobStore(dir, { idOf: checkpointIdOf });
-const toPng = (latent: Float32Array) => Buffer.from(latent.buffer);
-const reader = new CheckpointReader(new CheckpointStore(blobs), models, toPng);
+const readable = new Map([['toy', { ...toyModel, pngOf: async (_key: string, latent: Float32Array) => Buffer.from(latent.buffer) }]]);
+const reader = new CheckpointReader(new CheckpointStore(blobs), readable);
 
 describe('remainingSteps (the `steps` a snapshot reports is step + this)', () => {
   const params = { steps: 32 };
@@ -34,39 +34,45 @@ describe('remainingSteps (the `steps` a snapshot reports is step + this)', () =>
 });
 
 describe('preparing states (shared by the engine and the API’s dry runs)', () => {
-  it('makes the root state of a request, settings from the model’s defaults', () => {
-    const { state, model } = prepareNew(models, { model: 'toy', prompt: 'draw a seven', seed: 5, steps: 8 });
+  it('makes the root state of a request, settings from the model’s defaults', async () => {
+    const { state, model } = await prepareNew(models, { model: 'toy', prompt: 'draw a seven', seed: 5, steps: 8 });
     expect(model).toBe(toyModel);
     expect(state.tokens).toEqual([1, 4, 5, 6, 2]);
     expect(state.params).toEqual({ ...toyModel.config.defaults, steps: 8 });
     expect(state.seed).toBe(5);
   });
 
-  it('refuses bad input with one error class, InvalidInputError, whose message says why', () => {
-    const refusal = (f: () => unknown) => {
+  it('refuses bad input with one error class, InvalidInputError, whose message says why', async () => {
+    const refusal = async (f: () => unknown) => {
       try {
-        f();
+        await f();
       } catch (error) {
         return error instanceof InvalidInputError ? error.message : `not an InvalidInputError: ${String(error)}`;
       }
       return 'accepted';
     };
-    expect(refusal(() => prepareNew(models, { model: 'nope', prompt: 'x' }))).toBe('unknown model "nope"; models: toy');
-    expect(refusal(() => prepareNew(models, { model: 'toy', prompt: 'draw a cat' }))).toMatch(/"cat" is not in the model's vocabulary/);
-    expect(refusal(() => prepareNew(models, { model: 'toy', prompt: 'draw', steps: 0 }))).toMatch(/^invalid generation request: steps/);
-    expect(refusal(() => prepareNew(models, { model: 'toy', prompt: 'draw', images: ['bm90IGEgcG5n'] }))).toMatch(/^images\.0: /);
-    const root = prepareNew(models, { model: 'toy', prompt: 'draw a seven' }).state;
+    expect(await refusal(() => prepareNew(models, { model: 'nope', prompt: 'x' }))).toBe('unknown model "nope"; models: toy');
+    expect(await refusal(() => prepareNew(models, { model: 'toy', prompt: 'draw a cat' }))).toMatch(
+      /"cat" is not in the model's vocabulary/,
+    );
+    expect(await refusal(() => prepareNew(models, { model: 'toy', prompt: 'draw', steps: 0 }))).toMatch(
+      /^invalid generation request: steps/,
+    );
+    expect(await refusal(() => prepareNew(models, { model: 'toy', prompt: 'draw', images: ['bm90IGEgcG5n'] }))).toMatch(/^images\.0: /);
+    const root = (await prepareNew(models, { model: 'toy', prompt: 'draw a seven' })).state;
     const grown = withGenerated(root, [6, 7], 0.5, 2);
     const checkpoint = { id: 'c'.repeat(64), state: grown };
-    expect(refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 0, end: 2, reopenTo: 0 } }))).toMatch(
-      /inside the generated tokens \[5, 7\)/,
-    );
-    expect(refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'renoiseImage', image: 0, to: 0.5 } }))).toMatch(
+    expect(
+      await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 0, end: 2, reopenTo: 0 } })),
+    ).toMatch(/inside the generated tokens \[5, 7\)/);
+    expect(await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'renoiseImage', image: 0, to: 0.5 } }))).toMatch(
       /out of range/,
     );
-    expect(refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'replacePrompt', prompt: 'draw a dog' } }))).toMatch(/"dog"/);
+    expect(await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'replacePrompt', prompt: 'draw a dog' } }))).toMatch(
+      /"dog"/,
+    );
     const other = { ...grown, spec: { ...grown.spec, sha256: 'b'.repeat(64) } };
-    expect(refusal(() => prepareDerived(models, { id: checkpoint.id, state: other }, {}))).toMatch(
+    expect(await refusal(() => prepareDerived(models, { id: checkpoint.id, state: other }, {}))).toMatch(
       /made with toy sha256 b+; this server has a+/,
     );
     expect(prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 5, end: 6, reopenTo: 0.25 } }).state.tokens).toEqual([
@@ -74,7 +80,7 @@ describe('preparing states (shared by the engine and the API’s dry runs)', () 
     ]);
   });
 
-  it('passes other errors through: a fault of ours is not bad input', () => {
+  it('passes other errors through: a fault of ours is not bad input', async () => {
     const broken = {
       ...toyModel,
       tokenizer: {
@@ -84,13 +90,15 @@ describe('preparing states (shared by the engine and the API’s dry runs)', () 
         },
       },
     };
-    expect(() => prepareNew(new Map([['toy', broken as unknown as typeof toyModel]]), { model: 'toy', prompt: 'draw' })).toThrow(TypeError);
+    await expect(prepareNew(new Map([['toy', broken as unknown as typeof toyModel]]), { model: 'toy', prompt: 'draw' })).rejects.toThrow(
+      TypeError,
+    );
   });
 });
 
 describe('the read side: snapshots, chains, dry runs', () => {
-  it('summarizes a checkpoint with the generated tokens’ pieces (they concatenate to the text)', () => {
-    const root = prepareNew(models, { model: 'toy', prompt: 'draw a seven' }).state;
+  it('summarizes a checkpoint with the generated tokens’ pieces (they concatenate to the text)', async () => {
+    const root = (await prepareNew(models, { model: 'toy', prompt: 'draw a seven' })).state;
     const s = summarize({ id: 'x', parent: null, state: withGenerated(root, [6, 3, 7], 0.5, 2) }, toyModel.tokenizer);
     expect(s).toMatchObject({ step: 2, steps: 4, text: 'seven <image> two', pieces: ['seven', ' <image>', ' two'], done: false });
     expect(s.pieces.join('')).toBe(s.text);
@@ -98,7 +106,7 @@ describe('the read side: snapshots, chains, dry runs', () => {
   });
 
   it('walks a chain oldest first, one checkpoint per step, and finds the ancestor at a step', async () => {
-    const root = prepareNew(models, { model: 'toy', prompt: 'draw a seven' }).state;
+    const root = (await prepareNew(models, { model: 'toy', prompt: 'draw a seven' })).state;
     const ids: string[] = [];
     let parent: string | null = null;
     for (const [step, tokens] of [
@@ -127,7 +135,7 @@ describe('the read side: snapshots, chains, dry runs', () => {
       InvalidInputError,
     );
     expect((await reader.validateDerive(ids[3]!, { overrides: { guidance: 2 } })).checkpointId).toBe(ids[3]);
-    expect(() => reader.validateRequest({ model: 'toy', prompt: 'draw a dog' })).toThrow(InvalidInputError);
+    await expect(reader.validateRequest({ model: 'toy', prompt: 'draw a dog' })).rejects.toThrow(InvalidInputError);
   });
 
   it('the engine stores what the dry runs accept, and its summaries are the reader’s snapshots', async () => {

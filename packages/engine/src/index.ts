@@ -1,6 +1,6 @@
 export { InvalidInputError } from './errors.js';
 export type { BranchChangeRequest, GenerationEngine } from './engine.js';
-export { modelNamed, modelOfCheckpoint, type EngineModel, type EngineModels } from './models.js';
+export { modelNamed, modelOfCheckpoint, type EngineModel, type EngineModels, type ReadableModel } from './models.js';
 export { prepareDerived, prepareNew } from './prepare.js';
 export {
   ancestorAt,

@@ -1,13 +1,24 @@
-import type { SamplerState, stateFromSpec } from '@oneflow/sampler';
+import type { PromptModel, SamplerState } from '@oneflow/sampler';
 import { InvalidInputError } from './errors.js';
 
 /**
- * What the engine uses of a served model: its spec and sampler defaults, and its tokenizer
- * (`prompt`, `decode`, `pieces`). Both the worker's loaded models and the API's catalog are one.
+ * What the engine uses of a served model: its spec and sampler defaults, its tokenizer (`prompt`,
+ * `decode`, `pieces`), and how an input image becomes a latent. The worker's loaded models and
+ * the API's catalog both provide it.
  */
 export interface EngineModel {
-  readonly config: Parameters<typeof stateFromSpec>[1];
-  readonly tokenizer: Parameters<typeof stateFromSpec>[2];
+  readonly config: Pick<PromptModel, 'spec' | 'defaults'>;
+  readonly tokenizer: PromptModel['tokenizer'] & {
+    encode(text: string): number[];
+    decode(ids: readonly number[]): string;
+    pieces(ids: readonly number[]): string[];
+  };
+  /**
+   * An input image (PNG bytes) as the model's latent `[C, H, W]` (decoded, checked against the
+   * image shape, encoded where the model has an encoder). Throws `RangeError` or the runtime's
+   * `ImageError` for an image it refuses.
+   */
+  latentOf(png: Uint8Array): Promise<Float32Array>;
 }
 
 /** The models a process serves, by name (`spec.name`). */
@@ -31,4 +42,13 @@ export function modelOfCheckpoint<M extends EngineModel>(models: EngineModels<M>
     );
   }
   return model;
+}
+
+/**
+ * A model whose checkpoints' images a reader shows (the API's PNG routes): latent → PNG of the
+ * model's image shape (through its decoder where it has one), cached under `key` (checkpoint id
+ * and slot: a checkpoint never changes).
+ */
+export interface ReadableModel extends EngineModel {
+  pngOf(key: string, latent: Float32Array): Promise<Buffer>;
 }

@@ -5,12 +5,13 @@ import { InvalidInputError } from './errors.js';
 import { modelNamed, modelOfCheckpoint, type EngineModel, type EngineModels } from './models.js';
 
 /**
- * A refusal of input by one of the sampler's state builders: `RangeError` (an image, parameter,
- * span or index that does not fit) or the tokenizer's `TokenizeError` (a word it cannot encode;
- * known by name, as the tokenizers live in the model runtime, which this package does not import).
+ * A refusal of input by one of the sampler's state builders or a model's image reader:
+ * `RangeError` (an image, parameter, span or index that does not fit), the tokenizer's
+ * `TokenizeError` or the image codec's `ImageError` (known by name: they live in the model
+ * runtime, which this package does not import).
  */
 function isRefusal(error: unknown): error is Error {
-  return error instanceof RangeError || (error instanceof Error && error.name === 'TokenizeError');
+  return error instanceof RangeError || (error instanceof Error && (error.name === 'TokenizeError' || error.name === 'ImageError'));
 }
 
 /**
@@ -31,7 +32,10 @@ function refusingBadInput<T>(build: () => T): T {
  * PNGs, settings), with the model it runs on. The worker's `create` stores it; the API runs it dry
  * to refuse a request before it starts a job.
  */
-export function prepareNew<M extends EngineModel>(models: EngineModels<M>, request: unknown): { state: SamplerState; model: M } {
+export async function prepareNew<M extends EngineModel>(
+  models: EngineModels<M>,
+  request: unknown,
+): Promise<{ state: SamplerState; model: M }> {
   const parsed = generationRequestSchema.safeParse(request);
   if (!parsed.success)
     throw new InvalidInputError(
@@ -39,8 +43,24 @@ export function prepareNew<M extends EngineModel>(models: EngineModels<M>, reque
     );
   const r = parsed.data;
   const model = modelNamed(models, r.model);
+  const latents = await Promise.all(
+    r.images.map((b64, i) =>
+      model.latentOf(Buffer.from(b64, 'base64')).catch((error: unknown) => {
+        throw isRefusal(error) ? new InvalidInputError(`images.${i}: ${error.message}`) : error;
+      }),
+    ),
+  );
+  const settings = {
+    prompt: r.prompt,
+    seed: r.seed,
+    steps: r.steps,
+    guidance: r.guidance,
+    imageGuidance: r.imageGuidance,
+    temperature: r.temperature,
+    topK: r.topK,
+  };
   const state = refusingBadInput(() =>
-    stateFromSpec({ ...r, images: r.images.map((b64) => Buffer.from(b64, 'base64')) }, model.config, model.tokenizer),
+    stateFromSpec({ ...settings, latents }, { spec: model.config.spec, defaults: model.config.defaults, tokenizer: model.tokenizer }),
   );
   return { state, model };
 }

@@ -47,7 +47,7 @@ export class SamplerEngine implements GenerationEngine {
   }
 
   async create(request: unknown): Promise<CheckpointSummary> {
-    const { state, model } = prepareNew(this.models, request);
+    const { state, model } = await prepareNew(this.models, request);
     return this.save(state, null, model);
   }
 

@@ -44,8 +44,12 @@ export const toyModel = {
     },
     defaults: { steps: 4, guidance: 1, imageGuidance: 1, temperature: 1, topK: 0, maxLen: 16, maxImages: 2 },
   },
-  // The sampler types its tokenizer parameter by the model runtime's tokenizer; this one has the methods it calls.
-  tokenizer: tokenizer as unknown as EngineModel['tokenizer'],
+  tokenizer,
+  /** Refuses anything but a PNG signature (the runtime's codec decodes real ones), else a zero latent. */
+  latentOf: (png: Uint8Array): Promise<Float32Array> =>
+    png[0] === 0x89 && png[1] === 0x50
+      ? Promise.resolve(new Float32Array(4))
+      : Promise.reject(Object.assign(new Error('not a PNG image'), { name: 'ImageError' })),
 } satisfies EngineModel;
 
 /** `state` with generated tokens (ids of {@link VOCAB}) and the clocks given. */

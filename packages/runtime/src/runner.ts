@@ -46,6 +46,12 @@ export class ModelRunner {
     return stepOutputsOf(state, await this.forward(guidanceRows(state)));
   }
 
+  /** One input PNG → its latent (through the encoder when the model has one); an {@link ImageError} says what is wrong with it. */
+  async latentOfPng(png: Uint8Array): Promise<Float32Array> {
+    const [latent] = await this.backend.encode([pngToPixels(png, this.info.imageShape)]);
+    return latent!;
+  }
+
   /** Input PNGs → latents (through the encoder when the model has one). Throws {@link ImageError} naming the image. */
   async latentsOfPngs(pngs: readonly Uint8Array[]): Promise<Float32Array[]> {
     return this.backend.encode(pixelsOfPngs(pngs, this.info));

@@ -29,7 +29,7 @@ export interface GenerationSpec {
 export interface PromptModel {
   readonly spec: ModelSpec;
   readonly defaults: SamplerParams;
-  readonly tokenizer: { prompt(text: string, images: readonly Float32Array[]): PromptItem[] };
+  readonly tokenizer: { prompt(text: string, images?: readonly Float32Array[]): PromptItem[] };
 }
 
 /**

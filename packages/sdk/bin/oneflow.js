@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `oneflow generate --api URL …`: generation through the OneFlow API with the SDK. Registers tsx
 // (the workspace runs TypeScript sources) and runs src/cli.ts. The in-process generator (no API)
-// is packages/sampler/bin/oneflow.js.
+// is packages/runtime/bin/oneflow.js.
 import { register } from 'tsx/esm/api';
 
 register();

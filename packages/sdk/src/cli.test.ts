@@ -138,7 +138,7 @@ describe('oneflow generate --api', () => {
   });
 
   it('the in-process CLI points --api at this one', async () => {
-    const r = await execFileAsync(process.execPath, ['packages/sampler/bin/oneflow.js', 'generate', '--api', 'http://x', '--prompt', 'p'], {
+    const r = await execFileAsync(process.execPath, ['packages/runtime/bin/oneflow.js', 'generate', '--api', 'http://x', '--prompt', 'p'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
     }).catch((e: { code: number; stderr: string }) => e);

@@ -13,7 +13,7 @@ import {
 
 export const USAGE = `Usage: oneflow generate --api URL --prompt TEXT [--out DIR] [options]
 
-Generates through the OneFlow API (the in-process generator is packages/sampler/bin/oneflow.js).
+Generates through the OneFlow API (the in-process generator is packages/runtime/bin/oneflow.js).
 
   --api URL            the API's base URL, e.g. http://127.0.0.1:3000 (default: $ONEFLOW_API_URL)
   --prompt TEXT        words from the model's vocabulary; <image> marks where an --image goes

@@ -10,19 +10,22 @@ export const modelsRouter = router({
     .input(z.object({}).strict().optional())
     .output(z.array(modelInfoSchema))
     .query(({ ctx }): ModelInfo[] =>
-      ctx.jobs.models.list().map(({ config }) => ({
-        name: config.spec.name,
-        latentShape: [...config.spec.latentShape],
-        maxTokens: config.config.max_tokens,
-        maxImages: config.config.max_images,
+      ctx.jobs.models.list().map(({ info }) => ({
+        name: info.spec.name,
+        format: info.format,
+        imageShape: [...info.imageShape],
+        latentShape: [...info.latentShape],
+        maxTokens: info.defaults.maxLen,
+        maxImages: info.defaults.maxImages,
         defaults: {
-          steps: config.defaults.steps,
-          guidance: config.defaults.guidance,
-          imageGuidance: config.defaults.imageGuidance,
-          temperature: config.defaults.temperature,
-          topK: config.defaults.topK,
+          steps: info.defaults.steps,
+          guidance: info.defaults.guidance,
+          imageGuidance: info.defaults.imageGuidance,
+          temperature: info.defaults.temperature,
+          topK: info.defaults.topK,
         },
-        vocabulary: config.config.vocab.filter((w) => !/^<(pad|bos|sep)>$/.test(w)),
+        tokenizer: info.vocabulary === null ? 'subword' : 'word',
+        vocabulary: info.vocabulary === null ? null : [...info.vocabulary],
       })),
     ),
 });
