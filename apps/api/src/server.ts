@@ -7,6 +7,7 @@ import { createContextFactory, type InnerContext } from './context.js';
 import { handleImage, isImageRoute } from './images.js';
 import { openApiDocument, REST_BASE_PATH } from './openapi.js';
 import { createRestHandler } from './rest.js';
+import { createStaticHandler, DEFAULT_WEB_DIR, isApiPath } from './static.js';
 import { appRouter } from './routers/_app.js';
 
 export interface ApiServer {
@@ -29,6 +30,8 @@ export async function createApiServer(options: {
   port: number;
   logger: Logger;
   keys?: KeyRing;
+  /** The built web app served at `/` (default `apps/web/dist`); null: none. */
+  webDir?: string | null;
 }): Promise<ApiServer> {
   const keys = options.keys ?? new KeyRing([]);
   const trpc = createHTTPHandler({
@@ -43,6 +46,7 @@ export async function createApiServer(options: {
   });
   // The same procedures as the REST routes of the OpenAPI document, same keys and limits.
   const rest = createRestHandler({ inner: options.inner, keys, logger: options.logger, maxBodyBytes: MAX_BODY_BYTES });
+  const site = options.webDir === null ? null : createStaticHandler(options.webDir ?? DEFAULT_WEB_DIR);
   let openapi: string | null = null;
   let baseUrl = '';
   const server = createServer((req, res) => {
@@ -67,6 +71,10 @@ export async function createApiServer(options: {
       handleImage(req, res, options.inner, keys).catch((err: unknown) =>
         options.logger.error({ err, path: pathname }, 'image route failed'),
       );
+      return;
+    }
+    if (site && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(pathname)) {
+      site(req, res, pathname).catch((err: unknown) => options.logger.error({ err, path: pathname }, 'static file failed'));
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });

@@ -29,6 +29,7 @@ export const TEST_NAMESPACES = [
   'test-webhook-target',
   'test-cli',
   'test-tls',
+  'test-web',
 ] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
