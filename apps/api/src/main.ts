@@ -10,7 +10,7 @@ import { createTemporalGateway } from './temporal.js';
 // Address, namespace, TLS / mTLS and API key: the same parser as the worker's.
 const { env, temporal: temporalSettings } = serviceConfigOrExit('oneflow-api', apiEnvSchema);
 const logger = pino({ name: 'oneflow-api', level: env.LOG_LEVEL });
-const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE);
+const keys = KeyRing.fromConfig(env.ONEFLOW_API_KEYS, env.ONEFLOW_API_KEYS_FILE, { logger });
 if (keys.open)
   logger.warn('no API keys configured (ONEFLOW_API_KEYS / ONEFLOW_API_KEYS_FILE): the API is open, every caller is tenant "default"');
 const temporal = createTemporalGateway(temporalSettings.address, temporalSettings.namespace, temporalSettings.connection);

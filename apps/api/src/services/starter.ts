@@ -8,6 +8,7 @@ import {
   type WebhookRequest,
   type WebhookTarget,
 } from '@oneflow/contracts';
+import { refusedWebhookUrl, webhookTargetPolicyFromEnv } from '@oneflow/contracts/webhook-target';
 import { InvalidInputError } from '@oneflow/engine';
 import type { Workflows } from './workflows.js';
 
@@ -115,7 +116,8 @@ export function generationArgs(
 
 /**
  * The webhook a job will deliver to (every event unless it names some), or BAD_REQUEST when the
- * tenant has no signing secret: the worker could never sign its messages.
+ * tenant has no signing secret (the worker could never sign its messages) or the URL names a
+ * non-public address or `localhost` that `ONEFLOW_WEBHOOK_ALLOW` does not allow.
  */
 export function webhookTarget(
   webhook: WebhookRequest | undefined,
@@ -129,5 +131,7 @@ export function webhookTarget(
       message: `no webhook signing secret is configured for tenant ${tenant} (ONEFLOW_WEBHOOK_SECRETS or the key file's webhookSecret)`,
     });
   }
+  const refused = refusedWebhookUrl(webhook.url, webhookTargetPolicyFromEnv());
+  if (refused) throw new TRPCError({ code: 'BAD_REQUEST', message: refused });
   return { url: webhook.url, events: webhook.events ? [...new Set(webhook.events)] : [...WEBHOOK_EVENTS] };
 }
