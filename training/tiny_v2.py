@@ -204,9 +204,14 @@ def build_network(cfg: TinyV2Config, vocab_size: int, image_id: int, favoured: L
     return model
 
 
+EXTERNAL_DATA = "model.onnx.data"
+
+
 def to_float16_interface(src: Path, dst: Path):
     """A copy of model.onnx whose float inputs (images, image_t) and outputs are float16 and whose
-    float weights are stored as float16; inside, Casts to float32 keep the computation in float32."""
+    float weights are stored as float16; inside, Casts to float32 keep the computation in float32.
+    The weights go to an ONNX external-data file beside it (``EXTERNAL_DATA``), the layout of
+    models over 2 GB, so the fixture exercises that path too."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     model = onnx.load(str(src))
@@ -241,7 +246,9 @@ def to_float16_interface(src: Path, dst: Path):
     graph.node.extend(nodes_in + body + nodes_out)
     del graph.value_info[:]
     onnx.checker.check_model(model)
-    onnx.save(model, str(dst))
+    (dst.parent / EXTERNAL_DATA).unlink(missing_ok=True)
+    onnx.save(model, str(dst), save_as_external_data=True, all_tensors_to_one_file=True, location=EXTERNAL_DATA,
+              size_threshold=0)
 
 
 # ----------------------------------------------------------------------------- config
@@ -253,6 +260,8 @@ def write_config_v2(cfg: TinyV2Config, out: Path, dtype: str, vocab_size: int) -
         "contract_version": 2,
         "onnx_file": "model.onnx",
         "onnx_sha256": sha256(out / "model.onnx"),
+        **({"onnx_external_data": [{"file": EXTERNAL_DATA, "sha256": sha256(out / EXTERNAL_DATA)}]}
+           if (out / EXTERNAL_DATA).exists() else {}),
         "dtype": dtype,
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(out / "tokenizer.json")},
         "special_tokens": {"pad": "<pad>", "bos": "<bos>", "sep": "<sep>", "image": "<image>"},

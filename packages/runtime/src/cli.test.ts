@@ -9,7 +9,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeCheckpoint } from '@oneflow/sampler';
 import { fixturesDir } from '@oneflow/sampler/testing';
-import { type GenerateResult, main } from './cli.js';
+import { type GenerateResult, main, USAGE, wantsHelp } from './cli.js';
 import { pixelsToPng } from './images.js';
 
 const model = fixturesDir + 'tiny-model';
@@ -95,6 +95,56 @@ describe('oneflow generate', () => {
     );
     expect(err?.code).toBe(2);
     expect(err?.stderr).toMatch(/--prompt is required/);
+  });
+});
+
+describe('oneflow --help', () => {
+  it.each([
+    [['--help']],
+    [['-h']],
+    [['help']],
+    [['help', 'generate']],
+    [['generate', '--help']],
+    [['generate', '-h']],
+    [['generate', '--prompt', 'draw', '--help']],
+  ])('%j prints the usage to stdout and exits 0', async (argv) => {
+    const t = io();
+    expect(await main(argv, t.io)).toBe(0);
+    expect(t.out()).toBe(USAGE);
+    expect(t.err()).toBe('');
+  });
+
+  it('takes `-h` after a value-taking option as its value, not as help', async () => {
+    expect(wantsHelp(['--prompt', '-h', '--out', '/tmp/x'])).toBe(false);
+    expect(wantsHelp(['--prompt', 'draw', '-h'])).toBe(true);
+    expect(wantsHelp(['--prompt=draw', '--json'])).toBe(false);
+  });
+
+  it.each([
+    [[], /a command is required/],
+    [['help', 'train'], /no help for "train"; the command is generate/],
+    [['train', '--help'], /unknown command "train"/],
+  ])('%j is a usage error: exit 2, usage on stderr, nothing on stdout', async (argv, message) => {
+    const t = io();
+    expect(await main(argv, t.io)).toBe(2);
+    expect(t.err()).toMatch(message);
+    expect(t.err()).toContain(USAGE);
+    expect(t.out()).toBe('');
+  });
+
+  it('prints the usage from the real binary with exit 0 (--help, -h, help)', async () => {
+    for (const args of [['--help'], ['generate', '-h'], ['help']]) {
+      const r = await promisify(execFile)(process.execPath, [bin, ...args], { encoding: 'utf8' });
+      expect(r.stdout, args.join(' ')).toBe(USAGE);
+      expect(r.stderr).toBe('');
+    }
+    const none = await promisify(execFile)(process.execPath, [bin], { encoding: 'utf8' }).then(
+      () => undefined,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(none?.code).toBe(2);
+    expect(none?.stdout).toBe('');
+    expect(none?.stderr).toContain('Usage: oneflow generate');
   });
 });
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   type SamplerParams,
   type SamplerState,
@@ -37,6 +37,7 @@ export const USAGE = `Usage: oneflow generate --prompt TEXT --out DIR [options]
   --json               print result.json to stdout instead of live progress
   --threads N          model worker threads (default 1)
   --provider cpu|cuda  ONNX Runtime execution provider (default: config.json execution_provider, else cpu)
+  -h, --help           print this help and exit (also: oneflow help)
 `;
 
 /** Bad command-line input: printed with the usage hint, exit code 2. */
@@ -69,6 +70,38 @@ function num(name: string, raw: string | undefined, check: (x: number) => boolea
   return x;
 }
 
+/** The options of `generate` (one table: the parser and the help check read it). */
+const GENERATE_OPTIONS = {
+  prompt: { type: 'string' },
+  image: { type: 'string', multiple: true },
+  steps: { type: 'string' },
+  guidance: { type: 'string' },
+  'image-guidance': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  seed: { type: 'string' },
+  model: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  threads: { type: 'string' },
+  provider: { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Whether `generate`'s arguments ask for help (`--help`, `-h`): option values are skipped, so
+ * `--prompt -h` is a prompt, not a request for help.
+ */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+    options: { ...GENERATE_OPTIONS, help: { type: 'boolean', short: 'h' } },
+  });
+  return tokens.some((t) => t.kind === 'option' && t.name === 'help');
+}
+
 export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
   let values;
   try {
@@ -76,21 +109,7 @@ export function parseGenerateArgs(argv: string[], cwd: string): GenerateArgs {
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: {
-        prompt: { type: 'string' },
-        image: { type: 'string', multiple: true },
-        steps: { type: 'string' },
-        guidance: { type: 'string' },
-        'image-guidance': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-k': { type: 'string' },
-        seed: { type: 'string' },
-        model: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        threads: { type: 'string' },
-        provider: { type: 'string' },
-      },
+      options: GENERATE_OPTIONS,
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -306,11 +325,15 @@ export async function generateCommand(argv: string[], io: CliIo): Promise<number
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
-    if (cmd === 'generate') return await generateCommand(rest, io);
-    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    if (cmd === 'generate' && !wantsHelp(rest)) return await generateCommand(rest, io);
+    // Asked-for help is output (stdout, exit 0); a missing command is a usage error (stderr, exit 2).
+    const helpTopic = rest.length <= 1 && (rest[0] ?? 'generate') === 'generate';
+    if (cmd === 'generate' || cmd === '--help' || cmd === '-h' || (cmd === 'help' && helpTopic)) {
       io.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return 0;
     }
+    if (cmd === undefined) throw new UsageError('a command is required');
+    if (cmd === 'help') throw new UsageError(`no help for ${JSON.stringify(rest.join(' '))}; the command is generate`);
     throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -41,9 +41,10 @@ const golden = (dir: string) => loadGoldenFile<V2Golden>(join(dir, 'golden.json'
 async function variant(
   edit: (c: Record<string, unknown>) => void,
   files: (dir: string) => Promise<void> = async () => undefined,
+  from: string = dirs.fp32,
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'v2-'));
-  for (const f of await readdir(dirs.fp32)) await copyFile(join(dirs.fp32, f), join(dir, f));
+  for (const f of await readdir(from)) await copyFile(join(from, f), join(dir, f));
   const c = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   edit(c);
   await writeFile(join(dir, 'config.json'), JSON.stringify(c));
@@ -112,6 +113,27 @@ describe('contract v2: a model directory validated at load', () => {
     await expect(ModelRunner.start(await describeModelDir(shape))).rejects.toThrow(
       /model.onnx does not match config.json: input images: shape \[.*4, 4, 4\], expected \[\?, \?, 4, 2, 8\]/,
     );
+    // weights in an external-data file (the layout of models over 2 GB): hash-checked like the graph
+    const fp16 = await describeModelDir(dirs.fp16);
+    expect(fp16.graphs.model.files.map((f) => f.field)).toEqual(['onnx_sha256', 'onnx_external_data.0.sha256']);
+    const tampered = await variant(
+      () => undefined,
+      async (d) => {
+        const data = await readFile(join(d, 'model.onnx.data'));
+        data[100] = data[100]! ^ 1;
+        await writeFile(join(d, 'model.onnx.data'), data);
+      },
+      dirs.fp16,
+    );
+    await expect(ModelRunner.start(await describeModelDir(tampered))).rejects.toThrow(
+      /model.onnx.data: SHA-256 [0-9a-f]{64} does not match config.json onnx_external_data.0.sha256/,
+    );
+    const missing = await variant(
+      () => undefined,
+      async (d) => (await import('node:fs/promises')).rm(join(d, 'model.onnx.data')),
+      dirs.fp16,
+    );
+    await expect(describeModelDir(missing)).rejects.toThrow(/model.onnx.data \(config.json onnx_external_data.0.sha256\) does not exist/);
     const dtype = await variant((c) => (c['dtype'] = 'float16'));
     await expect(ModelRunner.start(await describeModelDir(dtype))).rejects.toThrow(/element type float32, expected float16/);
   });

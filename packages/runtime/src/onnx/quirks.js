@@ -33,3 +33,21 @@ export function sessionOptions(provider, intraOpThreads) {
 export function kernelPathRows(rows, paddedImages, realImages) {
   return rows.length === 1 && paddedImages === 1 && realImages === 1 ? [rows[0], rows[0]] : [...rows];
 }
+
+/**
+ * A tensor to feed a session. onnxruntime-common wraps float16 data in a Float16Array where the
+ * JavaScript engine has one (Node ≥ 24), which onnxruntime-node 1.30's native binding reads as
+ * empty ("not enough space: expected N, got 0"); the binding is given the same bytes as the
+ * Uint16Array it reads on engines without Float16Array.
+ * @param {new (type: string, data: unknown, dims: readonly number[]) => { data: ArrayBufferView, cpuData?: unknown }} Tensor
+ * @param {string} type
+ * @param {ArrayBufferView} data
+ * @param {readonly number[]} dims
+ */
+export function feedTensor(Tensor, type, data, dims) {
+  const tensor = new Tensor(type, data, dims);
+  if (type === 'float16' && !(tensor.data instanceof Uint16Array)) {
+    tensor.cpuData = new Uint16Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength / 2);
+  }
+  return tensor;
+}

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { sessionOptions } from './quirks.js';
+import { feedTensor, sessionOptions } from './quirks.js';
 
 /** Streams a file through SHA-256 (model weights can be gigabytes). */
 export async function sha256File(path) {
@@ -47,7 +47,7 @@ export async function createSession(graph) {
  */
 export async function runSession(session, inputs) {
   const feeds = {};
-  for (const [name, t] of Object.entries(inputs)) feeds[name] = new Tensor(t.type ?? 'float32', t.data, t.dims);
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = feedTensor(Tensor, t.type ?? 'float32', t.data, t.dims);
   const t0 = performance.now();
   const results = await session.run(feeds);
   const ms = performance.now() - t0;

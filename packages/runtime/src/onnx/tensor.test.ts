@@ -26,3 +26,15 @@ describe('float16 at the boundary', () => {
     xs.forEach((x, i) => expect(Math.abs(back[i]! - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -11 + 1e-12));
   });
 });
+
+describe('float16 outputs, whatever array ONNX Runtime hands out', () => {
+  it('reads a Uint16Array of bits and (on engines that have one) a Float16Array view of the same bits alike', async () => {
+    const { halfTensorValues } = await import('./tensor.js');
+    const xs = Float32Array.from([0, 1, -2.5, 0.1, 1000]);
+    const bits = toFloat16(xs);
+    const want = Array.from(fromFloat16(bits));
+    expect(Array.from(halfTensorValues(bits))).toEqual(want);
+    const Half = (globalThis as { Float16Array?: new (b: ArrayBuffer) => ArrayBufferView }).Float16Array;
+    if (Half) expect(Array.from(halfTensorValues(new Half(bits.buffer)))).toEqual(want);
+  });
+});

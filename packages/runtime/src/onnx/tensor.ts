@@ -1,7 +1,7 @@
 /** Tensors as they cross thread boundaries: `data` row-major with the given `dims`. */
 export type NamedTensor =
   | { type: 'float32'; data: Float32Array; dims: readonly number[] }
-  /** IEEE 754 half precision, one Uint16 per value (see {@link toFloat16}). */
+  /** IEEE 754 half precision as its bits, one Uint16 per value ({@link toFloat16}); outputs may come as a `Float16Array`. */
   | { type: 'float16'; data: Uint16Array; dims: readonly number[] }
   | { type: 'int64'; data: BigInt64Array; dims: readonly number[] }
   /** 0/1 per value. */
@@ -35,6 +35,15 @@ export interface ValueInfo {
 export interface GraphMetadata {
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
+}
+
+/**
+ * The data of a float16 output as float32: ONNX Runtime hands out its bits as a Uint16Array, or,
+ * where the engine has `Float16Array` (Node ≥ 24), a Float16Array view of them; both are read as bits.
+ */
+export function halfTensorValues(data: ArrayBufferView): Float32Array {
+  if (data.byteLength % 2 !== 0) throw new Error(`float16 tensor data of ${data.byteLength} bytes`);
+  return fromFloat16(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2));
 }
 
 const f32 = new Float32Array(1);
@@ -98,7 +107,7 @@ export function fromFloat16(src: Uint16Array): Float32Array {
 /** A session's float output as float32 (float16 converted); other element types are refused. */
 export function floatOutput(name: string, t: RawOutputs[string]): { data: Float32Array; dims: readonly number[] } {
   if (t.type === 'float32') return { data: t.data as Float32Array, dims: t.dims };
-  if (t.type === 'float16') return { data: fromFloat16(t.data as Uint16Array), dims: t.dims };
+  if (t.type === 'float16') return { data: halfTensorValues(t.data), dims: t.dims };
   throw new Error(`output ${name}: expected float32 or float16, got ${t.type}`);
 }
 
