@@ -103,9 +103,10 @@ def replay_golden(model_dir: Path):
 
 
 def test_files_config_and_hashes(fixtures):
-    for d in fixtures:
-        assert sorted(p.name for p in d.iterdir()) == FILES
+    for d, external in zip(fixtures, ([], ["model.onnx.data"])):  # the fp16 twin keeps its weights in external data
+        assert sorted(p.name for p in d.iterdir()) == sorted(FILES + external)
         cfg = check_model_dir(d)  # the contract's load-time rules
+        assert [e["file"] for e in cfg.get("onnx_external_data", [])] == external
         assert cfg["onnx_sha256"] == sha256(d / "model.onnx") and cfg["tokenizer"]["sha256"] == sha256(d / "tokenizer.json")
         assert cfg["image_shape"] == [3, 16, 16] and cfg["latent_shape"] == [4, 4, 4]
         assert 256 <= cfg["vocab_size"] <= 320 and 48 <= cfg["max_tokens"] <= 64
