@@ -2,7 +2,9 @@
  * The main command: the embedded stack on one machine. Starts (or reuses) the Temporal dev server
  * persisting to SQLite under the data dir, then the worker and the API, checks the whole path
  * end to end with the smoke workflow, prints where everything listens, and on Ctrl-C stops what
- * it started.
+ * it started. A worker or API that exits meanwhile (crash, OOM kill, `kill -9`) is started again
+ * with backoff, and the output says so; one that refuses its configuration (exit code 2) stops
+ * the stack.
  *
  *   ONEFLOW_DATA_DIR (default .oneflow)  ONEFLOW_TEMPORAL_PORT (7233)  API_PORT (3000)
  */
@@ -54,35 +56,83 @@ function formatLogLine(line: string): string {
   }
 }
 
-interface Service {
-  name: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
+/** How long a service must have run for its next crash to restart it after the shortest delay again. */
+const STABLE_AFTER_MS = 60_000;
+/** Restart delays: 1 s, 2 s, 4 s … at most 30 s. */
+function restartDelayMs(consecutiveCrashes: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, consecutiveCrashes - 1));
 }
+/** The exit code a service uses for a configuration it refuses (serviceConfigOrExit): restarting cannot help. */
+const CONFIG_ERROR_EXIT = 2;
 
-/** Starts the TypeScript `entry` with its output prefixed on the console and copied to `<logs>/<name>.log`. */
-function startService(name: string, entry: string, env: NodeJS.ProcessEnv, logsDir: string, onLine: (line: string) => void): Service {
-  // `node --import tsx`: one process per service, so signals reach the service itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const log = createWriteStream(path.join(logsDir, `${name}.log`), { flags: 'a' });
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      log.write(`${line}\n`);
-      console.log(`[${name}] ${formatLogLine(line)}`);
-      onLine(line);
-    });
+/**
+ * A service under supervision: started again with backoff when it exits while the stack is not
+ * stopping (a crash, an OOM kill, `kill -9`), so one dead process does not take the stack down.
+ */
+class Service {
+  child!: ChildProcess;
+  exited!: Promise<number | null>;
+  private crashes = 0;
+  stopping = false;
+
+  constructor(
+    readonly name: string,
+    private readonly entry: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logsDir: string,
+    private readonly onLine: (line: string) => void,
+    /** Called when the service cannot be restarted (its configuration is refused). */
+    private readonly onFatal: (code: number | null) => void,
+  ) {
+    this.start();
   }
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      log.end();
-      resolve(code);
-    }),
-  );
-  return { name, child, exited };
+
+  private start(): void {
+    // `node --import tsx`: one process per service, so signals reach the service itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', this.entry], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const startedAt = Date.now();
+    const log = createWriteStream(path.join(this.logsDir, `${this.name}.log`), { flags: 'a' });
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        log.write(`${line}\n`);
+        console.log(`[${this.name}] ${formatLogLine(line)}`);
+        this.onLine(line);
+      });
+    }
+    say(`${this.name} started (pid ${child.pid})`);
+    this.child = child;
+    this.exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code, signal) => {
+        log.end();
+        resolve(code);
+        if (this.stopping) return;
+        const how = signal ? `signal ${signal}` : `code ${String(code)}`;
+        const logFile = path.join(this.logsDir, `${this.name}.log`);
+        if (code === CONFIG_ERROR_EXIT) {
+          console.error(`oneflow: ${this.name} exited (${how}): it refuses its configuration; see ${logFile}`);
+          this.onFatal(code);
+          return;
+        }
+        this.crashes = Date.now() - startedAt > STABLE_AFTER_MS ? 1 : this.crashes + 1;
+        const delay = restartDelayMs(this.crashes);
+        console.error(
+          `oneflow: ${this.name} exited unexpectedly (${how}); restarting it in ${delay / 1000} s (crash ${this.crashes} in a row); see ${logFile}`,
+        );
+        setTimeout(() => {
+          if (!this.stopping) this.start();
+        }, delay);
+      }),
+    );
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.child.kill('SIGTERM');
+  }
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -118,7 +168,7 @@ async function main(): Promise<void> {
     if (stopping) return new Promise<never>(() => undefined);
     stopping = true;
     say('stopping…');
-    for (const s of services) s.child.kill('SIGTERM');
+    for (const s of services) s.stop();
     await Promise.race([Promise.all(services.map((s) => s.exited)), sleep(20_000)]);
     for (const s of services) if (s.child.exitCode === null) s.child.kill('SIGKILL');
     if (temporal.startedHere) await stopTemporalDev(dataDir);
@@ -130,29 +180,47 @@ async function main(): Promise<void> {
 
   // The embedded dev server is local and plaintext: TLS / API-key settings meant for a real
   // cluster in this shell must not reach its services (empty = unset for the shared parser).
-  const serviceEnv = { ...localTemporalEnv(temporal.address, temporal.namespace), ONEFLOW_DATA_DIR: dataDir };
+  // Webhooks reach only public addresses unless allowed; a receiver on this machine is the dev case.
+  const webhookAllow = process.env['ONEFLOW_WEBHOOK_ALLOW'] ?? 'localhost,127.0.0.1,::1';
+  const serviceEnv = {
+    ...localTemporalEnv(temporal.address, temporal.namespace),
+    ONEFLOW_DATA_DIR: dataDir,
+    ONEFLOW_WEBHOOK_ALLOW: webhookAllow,
+  };
   let workerReady = false;
   let workerModels: string[] = [];
   let apiUrl: string | undefined;
-  const worker = startService('worker', 'apps/worker/src/main.ts', serviceEnv, logsDir, (line) => {
-    if (line.includes('"worker ready"')) {
-      workerReady = true;
-      workerModels = (JSON.parse(line) as { models?: string[] }).models ?? [];
-    }
-  });
-  const api = startService('api', 'apps/api/src/main.ts', { ...serviceEnv, API_PORT: String(apiPort) }, logsDir, (line) => {
-    const match = /"url":"([^"]+)".*"api listening"|"api listening".*"url":"([^"]+)"/.exec(line);
-    if (match) apiUrl = match[1] ?? match[2];
-  });
-  services.push(worker, api);
-  for (const s of services) {
-    void s.exited.then((code) => {
-      if (!stopping) {
-        console.error(`oneflow: ${s.name} exited unexpectedly (code ${String(code)}); see ${path.join(logsDir, `${s.name}.log`)}`);
-        void stop(1);
+  let ready = false;
+  const fatal = () => void stop(1);
+  const worker = new Service(
+    'worker',
+    'apps/worker/src/main.ts',
+    serviceEnv,
+    logsDir,
+    (line) => {
+      if (line.includes('"worker ready"')) {
+        workerReady = true;
+        workerModels = (JSON.parse(line) as { models?: string[] }).models ?? [];
+        if (ready) say('worker ready again');
       }
-    });
-  }
+    },
+    fatal,
+  );
+  const api = new Service(
+    'api',
+    'apps/api/src/main.ts',
+    { ...serviceEnv, API_PORT: String(apiPort) },
+    logsDir,
+    (line) => {
+      const match = /"url":"([^"]+)".*"api listening"|"api listening".*"url":"([^"]+)"/.exec(line);
+      if (match) {
+        apiUrl = match[1] ?? match[2];
+        if (ready) say('api ready again');
+      }
+    },
+    fatal,
+  );
+  services.push(worker, api);
 
   const url = await waitFor('the API', 60_000, async () => apiUrl);
   await waitFor('the worker', 120_000, async () => (workerReady ? true : undefined));
@@ -204,6 +272,7 @@ async function main(): Promise<void> {
   if (temporal.uiUrl) console.log(`  Temporal Web UI   ${temporal.uiUrl}`);
   console.log(`  Temporal store    ${temporal.dbFile ?? '(in memory)'}`);
   console.log(`  logs              ${logsDir}`);
+  console.log(`  webhooks allowed  public addresses and ${webhookAllow} (ONEFLOW_WEBHOOK_ALLOW)`);
   console.log(`  smoke workflow    "${smoke.greeting}" from ${smoke.taskQueue}`);
   console.log(`  generation        ${demo ?? 'no model under models/: the worker serves the smoke workflow only'}`);
   console.log(`  health            ${JSON.stringify(health)}`);
@@ -214,7 +283,8 @@ async function main(): Promise<void> {
   console.log(`  or with the CLI:`);
   console.log(`    node packages/sdk/bin/oneflow.js generate --api ${base} --prompt "count from two to five" --out out/`);
   console.log('');
-  say('press Ctrl-C to stop');
+  say('a worker or API that exits is restarted (1 s, 2 s, 4 s … 30 s apart); press Ctrl-C to stop');
+  ready = true;
 }
 
 main().catch((error: unknown) => {
