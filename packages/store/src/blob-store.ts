@@ -16,8 +16,63 @@ export interface BlobStore {
   /** The blob's bytes, verified against `id`. Throws {@link BlobNotFoundError} or {@link BlobCorruptError}. */
   get(id: string): Promise<Uint8Array>;
   has(id: string): Promise<boolean>;
+  /** Size and modification time of a stored blob, or null when it is not there. */
+  stat(id: string): Promise<BlobEntry | null>;
+  /** Every stored blob (any order; temporary files of writers in flight are not blobs). */
+  list(): AsyncIterable<BlobEntry>;
+  /**
+   * Removes a blob (garbage collection). With `unlessModifiedSince`, a blob whose modification
+   * time is at or after it is left alone: a writer that stored (or re-stored) the same content
+   * since the collector looked keeps it. Resolves true when this call removed the blob.
+   */
+  delete(id: string, options?: DeleteOptions): Promise<boolean>;
+  /** Small mutable records beside the blobs (retention indexes, pins), in the same place. */
+  readonly records: RecordStore;
   /** Where the blobs live, for logs and errors (`file:///…`, `s3://bucket/prefix`). */
   readonly location: string;
+}
+
+/** A stored blob as a listing shows it: `size` is the stored size (after any compression). */
+export interface BlobEntry {
+  id: string;
+  size: number;
+  modifiedAt: Date;
+}
+
+export interface DeleteOptions {
+  unlessModifiedSince?: Date;
+}
+
+/**
+ * Mutable named records (JSON and the like), kept beside a store's blobs. Keys are
+ * `[a-z0-9._-]` segments joined by `/`; a put replaces the record atomically.
+ */
+export interface RecordStore {
+  get(key: string): Promise<Uint8Array | null>;
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  /** Resolves true when the record was there. */
+  delete(key: string): Promise<boolean>;
+  /** Keys that start with `prefix`. */
+  list(prefix: string): AsyncIterable<string>;
+}
+
+const RECORD_KEY = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+
+export class InvalidRecordKeyError extends Error {
+  override readonly name = 'InvalidRecordKeyError';
+  constructor(readonly key: string) {
+    super(`invalid record key ${JSON.stringify(key.slice(0, 120))}: expected [a-z0-9._-] segments joined by /`);
+  }
+}
+
+export function assertRecordKey(key: string): void {
+  if (!RECORD_KEY.test(key) || key.split('/').some((s) => s === '.' || s === '..') || key.length > 512)
+    throw new InvalidRecordKeyError(key);
+}
+
+/** True for a string that is a blob id (64 lowercase hex characters). */
+export function isBlobId(id: string): boolean {
+  return ID_PATTERN.test(id);
 }
 
 export interface PutOptions {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { BlobStore, IdOf } from './blob-store.js';
+import type { Compression } from './compression.js';
 import { LocalBlobStore } from './local.js';
 import { S3BlobStore } from './s3.js';
 
@@ -10,6 +11,8 @@ export interface StoreSettings {
   ONEFLOW_S3_PREFIX: string;
   ONEFLOW_S3_ENDPOINT?: string | undefined;
   ONEFLOW_S3_REGION: string;
+  /** Compression of new blobs at rest (`none` when unset; every kind is read). */
+  ONEFLOW_CHECKPOINT_COMPRESSION?: Compression | undefined;
 }
 
 /**
@@ -17,7 +20,10 @@ export interface StoreSettings {
  * local directory `<ONEFLOW_DATA_DIR>/checkpoints`; blob ids from `idOf`.
  */
 export function storeFromSettings(settings: StoreSettings, idOf?: IdOf): BlobStore {
-  const ids = idOf ? { idOf } : {};
+  const ids = {
+    ...(idOf ? { idOf } : {}),
+    ...(settings.ONEFLOW_CHECKPOINT_COMPRESSION ? { compression: settings.ONEFLOW_CHECKPOINT_COMPRESSION } : {}),
+  };
   if (settings.ONEFLOW_S3_BUCKET) {
     return new S3BlobStore({
       bucket: settings.ONEFLOW_S3_BUCKET,

@@ -1,15 +1,31 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3, type LocalS3Server } from '@oneflow/devstack';
-import { BlobCorruptError, blobId, BlobNotFoundError, InvalidBlobIdError, LocalBlobStore, S3BlobStore, type BlobStore } from './index.js';
+import {
+  BlobCorruptError,
+  blobId,
+  BlobNotFoundError,
+  InvalidBlobIdError,
+  InvalidRecordKeyError,
+  LocalBlobStore,
+  packBlob,
+  S3BlobStore,
+  type BlobEntry,
+  type BlobStore,
+  type Compression,
+} from './index.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 /** The same contract for every implementation; `corrupt` overwrites a stored blob behind the store's back. */
-function contract(name: string, make: () => { store: BlobStore; corrupt(id: string, body: Uint8Array): Promise<void> }) {
+function contract(
+  name: string,
+  make: (compression?: Compression) => { store: BlobStore; corrupt(id: string, body: Uint8Array): Promise<void> },
+) {
   describe(`${name} blob store`, () => {
     it('round-trips bytes under their SHA-256 id', async () => {
       const { store } = make();
@@ -51,6 +67,60 @@ function contract(name: string, make: () => { store: BlobStore; corrupt(id: stri
       expect(new TextDecoder().decode(await store.get(id))).toBe('fast path');
       await store.persist(id);
       await expect(store.persist(blobId(bytes('absent')))).rejects.toBeInstanceOf(BlobNotFoundError);
+    });
+
+    it('lists blobs with size and modification time, and deletes them', async () => {
+      const { store } = make();
+      const a = await store.put(bytes('blob a'));
+      const b = await store.put(bytes('blob bb'));
+      const listed = new Map<string, BlobEntry>();
+      for await (const e of store.list()) listed.set(e.id, e);
+      expect([...listed.keys()].sort()).toEqual([a, b].sort());
+      expect(listed.get(b)!.size).toBeGreaterThan(0);
+      expect(Math.abs(listed.get(a)!.modifiedAt.getTime() - Date.now())).toBeLessThan(60_000);
+      expect((await store.stat(a))!.id).toBe(a);
+      expect(await store.delete(a)).toBe(true);
+      expect(await store.delete(a)).toBe(false);
+      expect(await store.stat(a)).toBeNull();
+      await expect(store.get(a)).rejects.toBeInstanceOf(BlobNotFoundError);
+      const left: string[] = [];
+      for await (const e of store.list()) left.push(e.id);
+      expect(left).toEqual([b]);
+    });
+
+    it('keeps a blob modified since the collector looked, and a re-stored blob is fresh again', async () => {
+      const { store } = make();
+      const id = await store.put(bytes('re-referenced'));
+      const first = (await store.stat(id))!.modifiedAt;
+      // A deletion conditioned on "not modified since before it was written" leaves it alone.
+      expect(await store.delete(id, { unlessModifiedSince: new Date(first.getTime() - 5000) })).toBe(false);
+      expect(await store.has(id)).toBe(true);
+      await new Promise((r) => setTimeout(r, 1100)); // S3's LastModified has 1 s resolution
+      const cutoff = new Date();
+      expect(await store.put(bytes('re-referenced'))).toBe(id);
+      expect((await store.stat(id))!.modifiedAt.getTime()).toBeGreaterThanOrEqual(cutoff.getTime() - 999);
+      expect(await store.delete(id, { unlessModifiedSince: new Date(cutoff.getTime() - 999) })).toBe(false);
+      expect(await store.delete(id, { unlessModifiedSince: new Date(Date.now() + 5000) })).toBe(true);
+      expect(await store.has(id)).toBe(false);
+    });
+
+    it('keeps records beside the blobs, which listings of blobs do not show', async () => {
+      const { store } = make();
+      const r = store.records;
+      expect(await r.get('pins/x.json')).toBeNull();
+      await r.put('pins/x.json', bytes('{"a":1}'));
+      await r.put('pins/x.json', bytes('{"a":2}'));
+      await r.put('index/g1.json', bytes('{}'));
+      expect(new TextDecoder().decode((await r.get('pins/x.json')))).toBe('{"a":2}');
+      const keys: string[] = [];
+      for await (const k of r.list('pins/')) keys.push(k);
+      expect(keys).toEqual(['pins/x.json']);
+      const blobs: string[] = [];
+      for await (const e of store.list()) blobs.push(e.id);
+      expect(blobs).toEqual([]);
+      expect(await r.delete('pins/x.json')).toBe(true);
+      expect(await r.delete('pins/x.json')).toBe(false);
+      await expect(r.get('../escape')).rejects.toBeInstanceOf(InvalidRecordKeyError);
     });
 
     it('rejects malformed ids before touching storage', async () => {
@@ -125,6 +195,18 @@ describe('S3-compatible store (moto server)', () => {
     };
   });
 
+  contract('S3 (brotli at rest)', () => {
+    const prefix = `run-${n++}/`;
+    const store = new S3BlobStore({ bucket: 'oneflow-test', prefix, compression: 'brotli', client: config() });
+    stores.push(store);
+    return {
+      store,
+      corrupt: async (id, body) => {
+        await raw.send(new PutObjectCommand({ Bucket: 'oneflow-test', Key: `${prefix}${id}`, Body: body }));
+      },
+    };
+  });
+
   it('names its location', () => {
     const store = new S3BlobStore({ bucket: 'b', prefix: 'ckpt/', client: config() });
     stores.push(store);
@@ -142,5 +224,39 @@ describe('a format with its own id', () => {
     const id = await store.put(blob);
     expect(id).toBe(blobId(body));
     expect(Buffer.from(await store.get(id)).equals(Buffer.from(blob))).toBe(true);
+  });
+});
+
+describe('compression at rest', () => {
+  // A checkpoint-like body: a header, then float32 values with structure (a smooth image).
+  const body = new Uint8Array(new Float32Array(Array.from({ length: 4096 }, (_, i) => Math.round(Math.sin(i / 50) * 64) / 64)).buffer);
+  const blob = new Uint8Array([...bytes('OFCK'), ...body]);
+
+  for (const compression of ['deflate', 'brotli'] as const) {
+    it(`${compression}: ids and reads are those of the uncompressed bytes; uncompressed blobs still read`, async () => {
+      const dir = mkdtempSync(path.join(root, `z-${compression}-`));
+      const store = new LocalBlobStore(dir, { compression });
+      const id = await store.put(blob);
+      expect(id).toBe(blobId(blob));
+      expect(Buffer.from(await store.get(id)).equals(Buffer.from(blob))).toBe(true);
+      const onDisk = readFileSync(path.join(dir, id.slice(0, 2), id));
+      expect(onDisk.length).toBeLessThan(blob.length / 2);
+      expect((await store.stat(id))!.size).toBe(onDisk.length);
+      // A blob written before compression (raw bytes) is read by the same store.
+      const legacy = bytes('OFCK written by an older build');
+      const legacyId = await new LocalBlobStore(dir).put(legacy);
+      expect(new TextDecoder().decode(await store.get(legacyId))).toBe('OFCK written by an older build');
+      // And a damaged envelope is a corrupt blob, not a crash.
+      writeFileSync(path.join(dir, id.slice(0, 2), id), onDisk.subarray(0, 40));
+      await expect(store.get(id)).rejects.toBeInstanceOf(BlobCorruptError);
+    });
+  }
+
+  it('stores incompressible bytes as they are, and wraps bytes that look like an envelope', async () => {
+    const noise = new Uint8Array(randomBytes(2000));
+    expect(packBlob(noise, 'brotli')).toBe(noise);
+    const tricky = bytes('OFZb not an envelope');
+    const store = new LocalBlobStore(mkdtempSync(path.join(root, 'z-tricky-')));
+    expect(new TextDecoder().decode(await store.get(await store.put(tricky)))).toBe('OFZb not an envelope');
   });
 });
