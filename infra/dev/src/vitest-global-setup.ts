@@ -30,6 +30,7 @@ export const TEST_NAMESPACES = [
   'test-cli',
   'test-tls',
   'test-web',
+  'test-models',
 ] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */

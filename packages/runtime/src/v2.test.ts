@@ -149,6 +149,8 @@ describe('contract v2: the tokenizer agrees with the Python tokenizers library',
     const ids = g.text.prompts[1]!.ids;
     expect(tokenizer.pieces(ids).join('')).toBe(tokenizer.decode(ids));
     expect(tokenizer.decode(tokenizer.encode('a coat, a bag and a sneaker.'))).toBe('a coat, a bag and a sneaker.'); // no "a , b" spacing
+    expect(tokenizer.decode([])).toBe(''); // a generation before its first insertion
+    expect(tokenizer.pieces([])).toEqual([]);
   });
 });
 

@@ -95,6 +95,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[]): string {
+    if (ids.length === 0) return ''; // the library refuses an empty list
     return this.lib.decode([...ids], { skip_special_tokens: false });
   }
 

@@ -9,6 +9,8 @@ import { REPO_ROOT } from '@oneflow/devstack';
 import { createClient, errorCode, type OneflowClient } from '../index.js';
 
 export const MODEL_DIR = path.join(REPO_ROOT, 'packages', 'sampler', 'fixtures', 'tiny-model');
+/** The tiny contract-v2 model (subword tokenizer, RGB images, encoder/decoder). */
+export const MODEL_V2_DIR = path.join(REPO_ROOT, 'packages', 'runtime', 'fixtures', 'tiny-v2');
 export const KEYS = { acme: 'sk-acme-0123456789', umbrella: 'sk-umbrella-9876543210' } as const;
 
 /** How a call ended: 'resolved', or the tRPC error code it was refused with. */
@@ -75,12 +77,15 @@ export async function startStack(options: {
   ratePerMinute?: number;
   /** Webhook signing secrets by tenant (the API and the worker get the same, as ONEFLOW_WEBHOOK_SECRETS). */
   webhookSecrets?: Record<string, string>;
+  /** Model directories the API and the worker serve (default: the tiny model). */
+  models?: readonly string[];
 }): Promise<Stack> {
+  const models = (options.models ?? [MODEL_DIR]).join(',');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'oneflow-api-test-'));
   const temporal = createTemporalGateway(options.address, options.namespace);
   const jobs = await createJobDeps({
     dataDir,
-    models: MODEL_DIR,
+    models,
     stepsPerActivity: 4,
     watchIntervalMs: 100,
     ratePerMinute: options.ratePerMinute ?? 100_000,
@@ -103,7 +108,10 @@ export async function startStack(options: {
       .map(([tenant, secret]) => `${tenant}:${secret}`)
       .join(',');
     if (options.worker)
-      worker = await startWorker(options.address, options.namespace, dataDir, secrets ? { ONEFLOW_WEBHOOK_SECRETS: secrets } : {});
+      worker = await startWorker(options.address, options.namespace, dataDir, {
+        ONEFLOW_MODELS: models,
+        ...(secrets ? { ONEFLOW_WEBHOOK_SECRETS: secrets } : {}),
+      });
   } catch (error) {
     await api.close();
     await temporal.close();
