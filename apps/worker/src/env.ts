@@ -38,6 +38,13 @@ export const workerEnvSchema = z.object({
   /** Prometheus metrics on http://127.0.0.1:<port>/metrics; 0 = an OS-chosen port. Unset = off. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Compression of new checkpoint blobs at rest (every kind is read; docs/operations.md "Retention"). */
+  ONEFLOW_CHECKPOINT_COMPRESSION: z.enum(['none', 'deflate', 'brotli']).default('none'),
+  /** Retention policy, JSON (or a file of it): see docs/operations.md "Retention and garbage collection". */
+  ONEFLOW_RETENTION: z.string().optional(),
+  ONEFLOW_RETENTION_FILE: z.string().optional(),
+  /** Cron of the checkpoint collection schedule (created by workflow workers at start); `off` removes it. */
+  ONEFLOW_GC_SCHEDULE: z.string().min(1).default('17 * * * *'),
   /** Webhook signing secrets `tenant:whsec_…,…` (the API reads the same; see docs/api.md). */
   ONEFLOW_WEBHOOK_SECRETS: z.string().optional(),
   /** The API's key file: the worker reads only its entries' `webhookSecret`. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { webhookSecretsFromConfig } from '@oneflow/contracts';
@@ -10,6 +11,8 @@ import { WorkerMetrics } from './metrics.js';
 import { modelDirs } from '@oneflow/runtime';
 import { checkpointIdOf, loadModels, SamplerEngine } from './sampler-engine.js';
 import { installSdkLogger } from './sdk-logger.js';
+import { createCollector, ensureGcSchedule } from './gc/setup.js';
+import { retentionPolicyFromEnv } from './gc/policy.js';
 import { createWorkers } from './worker.js';
 
 // Address, namespace, TLS / mTLS and API key: the same parser as the API's.
@@ -46,8 +49,22 @@ const keyFileEntries = env.ONEFLOW_API_KEYS_FILE
   : [];
 const webhookSecrets = webhookSecretsFromConfig(env.ONEFLOW_WEBHOOK_SECRETS, keyFileEntries);
 
+// Retention: the policy is read at boot (a bad one stops the worker), the collector runs on the CPU queue.
+const servesWorkflows = env.WORKER_QUEUES.includes('cpu');
+let policy;
+try {
+  policy = retentionPolicyFromEnv(env);
+} catch (error) {
+  process.stderr.write(`oneflow-worker: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+
 const metricsServer = env.METRICS_PORT !== undefined ? await metrics.serve(env.METRICS_PORT, env.METRICS_HOST) : undefined;
 const connection = await NativeConnection.connect(temporal.connection);
+const clientConnection = servesWorkflows ? await Connection.connect(temporal.connection) : undefined;
+const client = clientConnection ? new Client({ connection: clientConnection, namespace: temporal.namespace }) : undefined;
+const collector = client ? createCollector({ store, client, policy, logger }) : undefined;
+if (client) await ensureGcSchedule(client, env.ONEFLOW_GC_SCHEDULE, logger);
 const workers = await createWorkers({
   connection,
   namespace: temporal.namespace,
@@ -57,6 +74,7 @@ const workers = await createWorkers({
   queues: env.WORKER_QUEUES,
   webhookSecrets,
   ...(engine ? { engine } : {}),
+  ...(collector ? { collector } : {}),
 });
 logger.info(
   {
@@ -76,6 +94,7 @@ logger.info(
 // cancelled, stop between steps, and are retried from their last heartbeat elsewhere.
 await workers.run();
 await connection.close();
+await clientConnection?.close();
 for (const m of models.values()) await m.runner.close();
 await metricsServer?.close();
 logger.info('worker stopped');

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CheckpointSummary } from '@oneflow/contracts';
 import type { GenerationEngine } from './engine.js';
+import type { GcReport } from './gc/collector.js';
 
 /** The worker's Prometheus metrics: step rate and latency, queue wait, model batch sizes. */
 export class WorkerMetrics {
@@ -26,6 +27,48 @@ export class WorkerMetrics {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
     registers: [this.registry],
   });
+
+  /** Retention (the checkpoint collector): the last run's figures, and totals. */
+  readonly gcRuns = new Counter({
+    name: 'oneflow_gc_runs_total',
+    help: 'Checkpoint collections run, by result (ok, dry_run, failed)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly gcReclaimedBytes = new Counter({
+    name: 'oneflow_gc_reclaimed_bytes_total',
+    help: 'Bytes of checkpoint blobs deleted by the collector',
+    registers: [this.registry],
+  });
+  readonly gcBlobs = new Gauge({
+    name: 'oneflow_gc_blobs',
+    help: 'Checkpoint blobs at the last collection: kept, reclaimed (or reclaimable, in a dry run), young (unmarked but inside the grace period)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly gcBytes = new Gauge({
+    name: 'oneflow_gc_bytes',
+    help: 'Bytes of checkpoint blobs at the last collection: kept, reclaimed',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly gcLastRun = new Gauge({
+    name: 'oneflow_gc_last_run_timestamp_seconds',
+    help: 'When the last checkpoint collection that completed started (unix seconds)',
+    registers: [this.registry],
+  });
+
+  recordGc(r: GcReport): void {
+    this.gcRuns.inc({ result: r.dryRun ? 'dry_run' : 'ok' });
+    for (const kind of ['kept', 'reclaimed', 'young'] as const) this.gcBlobs.set({ kind }, r.blobs[kind]);
+    for (const kind of ['kept', 'reclaimed'] as const) this.gcBytes.set({ kind }, r.bytes[kind]);
+    if (!r.dryRun) this.gcReclaimedBytes.inc(r.bytes.reclaimed);
+    this.gcLastRun.set(Date.parse(r.startedAt) / 1000);
+  }
+
+  recordGcFailure(): void {
+    this.gcRuns.inc({ result: 'failed' });
+  }
 
   /** Model runners to report on: batches and rows (rows / batches = mean micro-batch size). */
   private readonly runners = new Map<string, { stats: { batches: number; rows: number; modelMs: number } }>();

@@ -3,6 +3,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '@oneflow/contracts';
 import type { Logger } from 'pino';
 import { createActivities, createCpuActivities } from './activities/index.js';
+import type { CheckpointCollector } from './activities/index.js';
 import type { GenerationEngine } from './engine.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -38,6 +39,8 @@ export async function createWorkers(options: {
   queues?: readonly QueueRole[];
   /** Webhook signing secrets per tenant (`ONEFLOW_WEBHOOK_SECRETS`, the key file's `webhookSecret`). */
   webhookSecrets?: ReadonlyMap<string, string>;
+  /** Retention's mark and sweep, run by the `checkpointGc` workflow on the CPU queue. */
+  collector?: CheckpointCollector;
 }): Promise<WorkerSet> {
   const queues = new Set(options.queues ?? ['cpu', 'gpu']);
   if (queues.size === 0) throw new RangeError('a worker must serve at least one task queue (cpu, gpu)');
@@ -53,10 +56,12 @@ export async function createWorkers(options: {
           namespace: options.namespace,
           taskQueue: CPU_TASK_QUEUE,
           workflowsPath,
-          // Light activities beside the workflows: webhook deliveries.
+          // Light activities beside the workflows: webhook deliveries, checkpoint collection.
           activities: createCpuActivities({
             logger: options.logger,
             ...(options.webhookSecrets ? { webhookSecrets: options.webhookSecrets } : {}),
+            ...(options.collector ? { collector: options.collector } : {}),
+            ...(options.metrics ? { metrics: options.metrics } : {}),
           }),
         })
       : undefined,

@@ -20,7 +20,12 @@ export const WORKFLOWS = {
   webhook: 'webhook',
   /** Waits for a generation's deadline and delivers `generation.expired` if it ended there. */
   expiryWatch: 'expiryWatch',
+  /** Retention: one mark-and-sweep of the checkpoint store (the schedule below, or an admin's run). */
+  checkpointGc: 'checkpointGc',
 } as const;
+
+/** The Temporal schedule that runs {@link WORKFLOWS.checkpointGc} (created by the workflow worker at start). */
+export const CHECKPOINT_GC_SCHEDULE_ID = 'oneflow-checkpoint-gc';
 export type WorkflowName = (typeof WORKFLOWS)[keyof typeof WORKFLOWS];
 
 export const DEFAULT_NAMESPACE = 'default';

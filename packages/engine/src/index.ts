@@ -14,3 +14,14 @@ export {
   type StoredCheckpoint,
 } from './checkpoints.js';
 export { SamplerEngine, type StepRunner, type SteppingModel } from './sampler-engine.js';
+export {
+  generationCheckpoints,
+  generationIndexSchema,
+  indexKey,
+  pinKey,
+  pinSchema,
+  RetentionRecords,
+  type GenerationIndex,
+  type Link,
+  type Pin,
+} from './retention.js';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { GenerationEngine } from '../engine.js';
 import type { WorkerMetrics } from '../metrics.js';
+import { createGcActivities, type CheckpointCollector } from './gc.js';
 import { createGenerationActivities } from './generation.js';
 import { createSmokeActivities } from './smoke.js';
 import { createWebhookActivities } from './webhook.js';
@@ -13,7 +14,11 @@ export interface ActivityDeps {
   metrics?: WorkerMetrics;
   /** Webhook signing secrets per tenant (the `deliverWebhook` activity, on the CPU queue). */
   webhookSecrets?: ReadonlyMap<string, string>;
+  /** Retention's mark and sweep (the `collectCheckpoints` activity, on the CPU queue). */
+  collector?: CheckpointCollector;
 }
+
+export type { CheckpointCollector, GcInput } from './gc.js';
 
 /** Built once per worker process; tests inject their own implementations of our interfaces here. */
 export function createActivities(deps: ActivityDeps): Partial<Activities> {
@@ -26,9 +31,17 @@ export function createActivities(deps: ActivityDeps): Partial<Activities> {
 /** Every activity a workflow may call (workflows import this type only). */
 export type Activities = ReturnType<typeof createSmokeActivities> &
   ReturnType<typeof createGenerationActivities> &
-  ReturnType<typeof createWebhookActivities>;
+  ReturnType<typeof createWebhookActivities> &
+  ReturnType<typeof createGcActivities>;
 
 /** The light activities of the CPU queue (webhook deliveries). */
 export function createCpuActivities(deps: ActivityDeps) {
-  return createWebhookActivities({ logger: deps.logger, ...(deps.webhookSecrets ? { webhookSecrets: deps.webhookSecrets } : {}) });
+  return {
+    ...createWebhookActivities({ logger: deps.logger, ...(deps.webhookSecrets ? { webhookSecrets: deps.webhookSecrets } : {}) }),
+    ...createGcActivities({
+      logger: deps.logger,
+      ...(deps.collector ? { collector: deps.collector } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    }),
+  };
 }
