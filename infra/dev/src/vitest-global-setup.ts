@@ -31,6 +31,8 @@ export const TEST_NAMESPACES = [
   'test-tls',
   'test-web',
   'test-models',
+  'test-gc',
+  'test-retention',
 ] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */
