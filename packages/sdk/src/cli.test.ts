@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { REPO_ROOT } from '@oneflow/devstack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main, type ApiGenerateResult, type CliIo } from './cli.js';
+import { main, USAGE, wantsHelp, type ApiGenerateResult, type CliIo } from './cli.js';
 import { KEYS, startStack, type Stack } from './testing/stack.js';
 
 // `oneflow generate --api` (packages/sdk/bin/oneflow.js) against the real stack: the API in this
@@ -143,5 +143,47 @@ describe('oneflow generate --api', () => {
       encoding: 'utf8',
     }).catch((e: { code: number; stderr: string }) => e);
     expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining('packages/sdk/bin/oneflow.js generate --api') as unknown });
+  });
+});
+
+describe('oneflow --help', () => {
+  it.each([
+    [['--help']],
+    [['-h']],
+    [['help']],
+    [['help', 'generate']],
+    [['generate', '--help']],
+    [['generate', '--api', 'http://x', '-h']],
+  ])('%j prints the usage to stdout and exits 0 (no API, no key needed)', async (argv) => {
+    const r = await run(argv, {});
+    expect(r).toEqual({ code: 0, stdout: USAGE, stderr: '' });
+  });
+
+  it('takes `-h` after a value-taking option as its value, not as help', () => {
+    expect(wantsHelp(['--prompt', '-h'])).toBe(false);
+    expect(wantsHelp(['--api', 'http://x', '--help'])).toBe(true);
+  });
+
+  it.each([
+    [[], /a command is required/],
+    [['help', 'serve'], /no help for "serve"; the command is generate/],
+  ])('%j is a usage error: exit 2, usage on stderr only', async (argv, message) => {
+    const r = await run(argv, {});
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(USAGE);
+  });
+
+  it('prints the usage from the real binary with exit 0', async () => {
+    for (const args of [['--help'], ['generate', '-h'], ['help']]) {
+      const r = await execFileAsync(process.execPath, ['packages/sdk/bin/oneflow.js', ...args], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ONEFLOW_API_URL: '', ONEFLOW_API_KEY: '' },
+        encoding: 'utf8',
+      });
+      expect(r.stdout, args.join(' ')).toBe(USAGE);
+      expect(r.stderr).toBe('');
+    }
   });
 });

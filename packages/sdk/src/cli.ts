@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   createClient,
   errorCode,
@@ -27,6 +27,7 @@ Generates through the OneFlow API (the in-process generator is packages/runtime/
   --seed S             integer in [0, 2^32) (default 0)
   --out DIR            writes DIR/result.json and DIR/image-<k>.png (default out)
   --json               print result.json to stdout instead of progress
+  -h, --help           print this help and exit (also: oneflow help)
 
 The API key comes from $ONEFLOW_API_KEY (not a flag: flags show up in process lists).
 Exit codes: 0 succeeded, 1 the generation did not succeed, 2 bad input, 3 API unreachable.
@@ -63,6 +64,37 @@ function num(name: string, raw: string | undefined, ok: (x: number) => boolean, 
   return x;
 }
 
+/** The options of `generate` (one table: the parser and the help check read it). */
+const GENERATE_OPTIONS = {
+  api: { type: 'string' },
+  prompt: { type: 'string' },
+  image: { type: 'string', multiple: true },
+  model: { type: 'string' },
+  steps: { type: 'string' },
+  guidance: { type: 'string' },
+  'image-guidance': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Whether `generate`'s arguments ask for help (`--help`, `-h`): option values are skipped, so
+ * `--prompt -h` is a prompt, not a request for help.
+ */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+    options: { ...GENERATE_OPTIONS, help: { type: 'boolean', short: 'h' } },
+  });
+  return tokens.some((t) => t.kind === 'option' && t.name === 'help');
+}
+
 interface Args {
   api: string;
   request: Omit<CreateGenerationInput, 'model'> & { model?: string };
@@ -77,20 +109,7 @@ export async function parseGenerateArgs(argv: string[], io: CliIo): Promise<Args
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: {
-        api: { type: 'string' },
-        prompt: { type: 'string' },
-        image: { type: 'string', multiple: true },
-        model: { type: 'string' },
-        steps: { type: 'string' },
-        guidance: { type: 'string' },
-        'image-guidance': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-k': { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-      },
+      options: GENERATE_OPTIONS,
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -209,11 +228,15 @@ async function generateCommand(argv: string[], io: CliIo): Promise<number> {
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
-    if (cmd === 'generate') return await generateCommand(rest, io);
-    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    if (cmd === 'generate' && !wantsHelp(rest)) return await generateCommand(rest, io);
+    // Asked-for help is output (stdout, exit 0); a missing command is a usage error (stderr, exit 2).
+    const helpTopic = rest.length <= 1 && (rest[0] ?? 'generate') === 'generate';
+    if (cmd === 'generate' || cmd === '--help' || cmd === '-h' || (cmd === 'help' && helpTopic)) {
       io.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return 0;
     }
+    if (cmd === undefined) throw new UsageError('a command is required');
+    if (cmd === 'help') throw new UsageError(`no help for ${JSON.stringify(rest.join(' '))}; the command is generate`);
     throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   } catch (e) {
     if (e instanceof UsageError) {
