@@ -74,6 +74,9 @@ export class RefusedError extends Error {
 export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
   const now = o.now ?? (() => new Date());
   const t0 = now();
+  // Generations started since a minute before the mark are re-read before each deletion batch
+  // (wall-clock time, as Temporal's start times are; `now` is the policy's clock).
+  const fence = new Date(Date.now() - 60_000);
   const dryRun = o.dryRun ?? false;
   const records = new RetentionRecords(o.store.records);
   const graceCutoff = new Date(t0.getTime() - o.policy.graceMinutes * 60_000);
@@ -180,7 +183,7 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
     for (let i = 0; i < candidates.length; i += batchSize) {
       pins = await records.pins();
       for (const p of pins) marked.add(p.checkpointId);
-      for (const g of await o.generations.startedSince(new Date(t0.getTime() - 60_000))) await markRun(g);
+      for (const g of await o.generations.startedSince(fence)) await markRun(g);
       for (const e of candidates.slice(i, i + batchSize)) {
         if (marked.has(e.id)) continue;
         if (await o.store.delete(e.id, { unlessModifiedSince: graceCutoff })) {

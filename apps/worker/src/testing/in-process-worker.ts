@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
+import type { CheckpointCollector } from '../activities/index.js';
 import type { GenerationEngine } from '../engine.js';
 import { createWorkers } from '../worker.js';
 
@@ -15,6 +16,7 @@ export async function startInProcessWorker(options: {
   namespace: string;
   engine?: GenerationEngine;
   webhookSecrets?: ReadonlyMap<string, string>;
+  collector?: CheckpointCollector;
 }): Promise<InProcessWorker> {
   const nativeConnection = await NativeConnection.connect({ address: options.address });
   const workers = await createWorkers({
@@ -23,6 +25,7 @@ export async function startInProcessWorker(options: {
     logger: pino({ level: 'silent' }),
     ...(options.engine ? { engine: options.engine } : {}),
     ...(options.webhookSecrets ? { webhookSecrets: options.webhookSecrets } : {}),
+    ...(options.collector ? { collector: options.collector } : {}),
   });
   const running = workers.run();
   const connection = await Connection.connect({ address: options.address });
