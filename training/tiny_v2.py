@@ -339,8 +339,15 @@ def main(argv=None):
     ap.add_argument("--out", default=defaults.out, help="the float32 fixture; the float16 one goes to <out>-fp16")
     ap.add_argument("--seed", type=int, default=defaults.seed)
     ap.add_argument("--codec-steps", type=int, default=defaults.codec_steps)
+    # widths: the committed fixtures use the defaults; larger ones make a v2 model of another size
+    # (e.g. the toy model's, for benchmarks), not committed
+    ap.add_argument("--d-model", type=int, default=defaults.d_model)
+    ap.add_argument("--layers", type=int, default=defaults.n_layers)
+    ap.add_argument("--heads", type=int, default=defaults.n_heads)
+    ap.add_argument("--d-ff", type=int, default=defaults.d_ff)
     a = ap.parse_args(argv)
-    make(TinyV2Config(out=a.out, seed=a.seed, codec_steps=a.codec_steps))
+    make(TinyV2Config(out=a.out, seed=a.seed, codec_steps=a.codec_steps, d_model=a.d_model, n_layers=a.layers,
+                      n_heads=a.heads, d_ff=a.d_ff))
 
 
 if __name__ == "__main__":

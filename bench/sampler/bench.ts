@@ -1,8 +1,10 @@
 /**
- * Sampler benchmark (issue 4): per-step model time vs host (sampler) time, and throughput at
- * 1/2/4/8/16 concurrent generations through the micro-batcher. Writes bench/results/sampler.json.
+ * Sampler benchmark: per-step model time vs host (sampler) time, throughput at 1/2/4/8/16
+ * concurrent generations through the micro-batcher, and what decoding the outputs once at the end
+ * adds to a generation's wall time. Writes bench/results/sampler.json.
  *
  *   node --import tsx bench/sampler/bench.ts [--model DIR] [--steps N] [--threads N] [--intra N] [--pad N] [--repeat 3] [--out FILE]
+ *   node --import tsx bench/sampler/bench.ts --model packages/runtime/fixtures/tiny-v2 --out bench/results/sampler-v2.json
  *
  * Defaults: models/oneflow-toy-v1 if it exists, else the tiny test model (say which in the JSON);
  * worker threads = min(2, cores), one intra-op thread each, for single and concurrent runs alike.
@@ -10,9 +12,21 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type SamplerState, initState, isDone, runGeneration, step, guidanceRows, stepOutputsOf } from '@oneflow/sampler';
-import { ModelRunner, describeModelDir, pack, unpack } from '@oneflow/runtime';
+import {
+  type SamplerState,
+  generated,
+  initState,
+  isDone,
+  latentSize,
+  runGeneration,
+  step,
+  guidanceRows,
+  stepOutputsOf,
+} from '@oneflow/sampler';
+import { ModelRunner, describeModelDir, pack, toGraphInputs, unpack } from '@oneflow/runtime';
 import { loadOnnxModel } from '@oneflow/runtime/onnx';
+import path from 'node:path';
+import { REPO_ROOT } from '@oneflow/devstack';
 import { benchModelDir, resultPath, writeReport } from '../report.js';
 
 const { values } = parseArgs({
@@ -35,6 +49,7 @@ const repeat = Number(values.repeat);
 
 const model = await describeModelDir(modelDir);
 const tok = model.tokenizer;
+// word-level models need their own words; subword models take these as they are
 const PROMPTS = [
   'count from two to five',
   'draw a seven',
@@ -48,7 +63,10 @@ const PROMPTS = [
 const params = { ...model.defaults, steps };
 const fresh = (k: number): SamplerState =>
   initState(
-    tok.prompt(PROMPTS[k % PROMPTS.length]!, PROMPTS[k % PROMPTS.length]!.startsWith('what') ? [new Float32Array(784)] : []),
+    tok.prompt(
+      PROMPTS[k % PROMPTS.length]!,
+      PROMPTS[k % PROMPTS.length]!.startsWith('what') ? [new Float32Array(latentSize(model.spec))] : [],
+    ),
     params,
     model.spec,
     k,
@@ -59,8 +77,13 @@ const fresh = (k: number): SamplerState =>
 async function perStep() {
   const onnx = await loadOnnxModel(model.graphs.model.path, { intraOpThreads: intra });
   const rows: { tokens: number; images: number; modelMs: number; hostMs: number }[] = [];
+  // warm-up: one whole trajectory, so both the session and the JIT-compiled host code are in
+  // their steady state (a served model runs millions of steps)
+  for (let w = fresh(0); !isDone(w);) {
+    const batch = guidanceRows(w);
+    w = step(w, stepOutputsOf(w, unpack(await onnx.run(toGraphInputs(pack(batch), model.dtype)), batch)));
+  }
   let s = fresh(0);
-  for (let k = 0; k < 3; k++) await onnx.run(pack(guidanceRows(s))); // warm-up
   while (!isDone(s)) {
     const reps = 5;
     let modelMs = 0;
@@ -69,7 +92,7 @@ async function perStep() {
     for (let r = 0; r < reps; r++) {
       const t0 = performance.now();
       const batch = guidanceRows(s);
-      const inputs = pack(batch);
+      const inputs = toGraphInputs(pack(batch), model.dtype);
       const t1 = performance.now();
       const out = await onnx.run(inputs);
       const t2 = performance.now();
@@ -143,15 +166,50 @@ async function throughput() {
   return results.map((r) => ({ ...r, speedup: r.stepsPerSec / one }));
 }
 
+// 3. decoding the outputs once at the end (the SDK and the PNG routes read final images): its
+//    share of the generation's wall time, through the same runner (decoder.onnx when the model has one)
+async function decoding() {
+  const runner = await ModelRunner.start(model, { threads, intraOpThreads: intra, padMultiple });
+  await runGeneration(runner, fresh(0), { maxSteps: 3 }); // warm-up
+  const runs: { generationMs: number; decodeMs: number; images: number }[] = [];
+  for (let k = 0; k < 8 * repeat; k++) {
+    const t0 = performance.now();
+    const { state } = await runGeneration(runner, fresh(k));
+    const t1 = performance.now();
+    const latents = generated(state).images.map((im) => im.latent);
+    await runner.pngsOfLatents(latents);
+    const t2 = performance.now();
+    runs.push({ generationMs: t1 - t0, decodeMs: t2 - t1, images: latents.length });
+  }
+  await runner.close();
+  const total = (f: (r: (typeof runs)[number]) => number) => runs.reduce((a, r) => a + f(r), 0);
+  return {
+    decoder: model.graphs.decoder !== undefined,
+    generations: runs.length,
+    images: total((r) => r.images),
+    generationMs: total((r) => r.generationMs),
+    decodeMs: total((r) => r.decodeMs),
+    decodeShare: total((r) => r.decodeMs) / total((r) => r.generationMs),
+  };
+}
+
 const t0 = performance.now();
 const ps = await perStep();
 console.log(
   `per step: model ${ps.modelMsPerStep.toFixed(2)} ms, host ${ps.hostMsPerStep.toFixed(3)} ms (${(100 * ps.hostShare).toFixed(1)}% of model)`,
 );
 const tp = await throughput();
+const dec = await decoding();
+console.log(`decoding ${dec.images} output images once at the end: +${(100 * dec.decodeShare).toFixed(1)}% of generation wall time`);
 await writeReport(values.out, {
   command: `node --import tsx bench/sampler/bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
-  model: { dir: modelDir, name: model.spec.name, sha256: model.spec.sha256 },
+  model: {
+    dir: path.relative(REPO_ROOT, modelDir),
+    name: model.spec.name,
+    sha256: model.spec.sha256,
+    format: model.format,
+    dtype: model.dtype,
+  },
   config: {
     steps,
     guidance: params.guidance,
@@ -164,8 +222,10 @@ await writeReport(values.out, {
   },
   perStep: ps,
   throughput: tp,
+  decoding: dec,
   targets: {
     hostShareAtMost5pct: ps.hostShare <= 0.05,
+    decodeAddsAtMost5pct: dec.decodeShare <= 0.05,
     speedupAt8AtLeast3x: (tp.find((r) => r.concurrent === 8)?.speedup ?? 0) >= 3,
   },
   seconds: (performance.now() - t0) / 1000,

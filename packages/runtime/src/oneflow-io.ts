@@ -13,6 +13,8 @@ import {
 export const INPUT_NAMES = ['tokens', 'token_mask', 'images', 'image_t', 'image_pos', 'image_mask'] as const;
 export const OUTPUT_NAMES = ['pi_logit', 'log_lambda', 'q_logprobs', 'velocity'] as const;
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** One row of a batch: the token ids and images the model sees. */
 export type BatchRow = Pick<SamplerState, 'tokens' | 'images' | 'spec'>;
 
@@ -48,6 +50,9 @@ export function pack(
   const L = Math.max(shape.length ?? 0, ...rows.map((r) => r.tokens.length));
   const M = Math.max(1, shape.images ?? 0, ...rows.map((r) => r.images.length));
   const tokens = new BigInt64Array(B * L).fill(BigInt(pad));
+  // ids are small non-negative integers: on little-endian hosts they are written as the low 32 bits
+  // of each int64 (the high word stays 0), which avoids a BigInt per token
+  const low = LITTLE_ENDIAN ? new Int32Array(tokens.buffer) : undefined;
   const tokenMask = new Uint8Array(B * L);
   const images = new Float32Array(B * M * size);
   const imageT = new Float32Array(B * M).fill(1);
@@ -56,7 +61,8 @@ export function pack(
   rows.forEach((r, b) => {
     let j = 0;
     r.tokens.forEach((tok, i) => {
-      tokens[b * L + i] = BigInt(tok);
+      if (low) low[2 * (b * L + i)] = tok;
+      else tokens[b * L + i] = BigInt(tok);
       tokenMask[b * L + i] = 1;
       if (tok === r.spec.image) {
         const im = r.images[j];
