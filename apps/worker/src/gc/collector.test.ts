@@ -39,7 +39,7 @@ const policy = (p: Partial<RetentionPolicy> = {}) => retentionPolicySchema.parse
 async function generation(
   engine: CounterEngine,
   id: string,
-  o: { total: number; upTo?: number; seed?: number; tenant?: string; open?: boolean; closedAt?: Date; from?: string },
+  o: { total: number; upTo?: number; seed?: number; tenant?: string; open?: boolean; closedAt?: Date; from?: string; parent?: string },
 ) {
   let head = o.from
     ? await engine.derive(o.from, { overrides: { seed: o.seed ?? 9 } })
@@ -58,6 +58,7 @@ async function generation(
     newestId: head.checkpointId,
     headId: head.checkpointId,
     rootId,
+    parentId: o.parent ?? null,
     reads: [],
   };
   return { record, ids, head };
@@ -124,10 +125,13 @@ describe('checkpoint collector: policy rules', () => {
   it('keeps the checkpoint a generation was branched from, and the newest checkpoint of an unfinished one', async () => {
     const { store, engine } = local();
     const a = await generation(engine, 'gen-a', { total: 25 });
-    const b = await generation(engine, 'gen-b', { total: 25, from: a.ids.get(13)!, upTo: 17 }); // canceled at 17
+    const b = await generation(engine, 'gen-b', { total: 25, from: a.ids.get(13)!, upTo: 17, parent: 'gen-a' }); // canceled at 17
     await run(store, engine, [a.record, b.record], policy());
     const have = await present(store);
     expect(stepsLeft(a.ids, have)).toEqual([0, 10, 13, 20, 25]);
+    // The branch point is in the source generation's index: readers find step 13 past the gaps.
+    const index = await new RetentionRecords(store.records).index('gen-a');
+    expect(index!.kept.map((k) => k.step)).toEqual([0, 10, 13, 20, 25]);
     expect(stepsLeft(b.ids, have)).toEqual([13, 17]); // its root (at the branch step) and its newest
   });
 
@@ -143,6 +147,7 @@ describe('checkpoint collector: policy rules', () => {
       newestId: null,
       headId: null,
       rootId: null,
+      parentId: null,
       reads: [{ checkpointId: done.head.checkpointId, downToStep: 22 }],
     };
     await run(store, engine, [a.record, done.record, queued], policy());

@@ -16,6 +16,8 @@ export interface GenerationRecord {
   headId: string | null;
   /** The generation's root across resumes. */
   rootId: string | null;
+  /** The generation it was branched from (its root's parent is a checkpoint of that one). */
+  parentId: string | null;
   /** Checkpoints a run that has no root yet will read: its branch base (`downToStep`: the chain down to that step). */
   reads: { checkpointId: string; downToStep?: number }[];
 }
@@ -104,12 +106,18 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
       `Temporal lists no generation, but ${o.store.location} holds ${listing.size} blobs: wrong namespace? (allowNoGenerations to sweep anyway)`,
     );
 
+  const branchPoints = new Map<string, Link[]>();
   /** What an open or new run reads: its newest, head, root, the root's branch point, a queued branch's base. */
   const markRun = async (g: GenerationRecord): Promise<void> => {
     for (const id of [g.newestId, g.headId, g.rootId]) if (id) marked.add(id);
     if (g.rootId) {
       const root = await o.links.snapshot(g.rootId);
-      if (root?.parentId) marked.add(root.parentId);
+      if (root?.parentId) {
+        marked.add(root.parentId);
+        // Also into the parent generation's index, so its readers find the step past any gap.
+        const point = g.parentId ? await o.links.snapshot(root.parentId) : null;
+        if (point && g.parentId) branchPoints.set(g.parentId, [...(branchPoints.get(g.parentId) ?? []), point]);
+      }
     }
     for (const r of g.reads) {
       marked.add(r.checkpointId);
@@ -136,7 +144,11 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
     const before = await records.index(g.id);
     let newest = g.newestId;
     if (newest && !(await o.links.snapshot(newest))) newest = g.headId; // a heartbeat checkpoint lost with its machine
-    const { kept: chain } = await generationCheckpoints(o.links, newest, g.rootId, before);
+    const { kept: walked } = await generationCheckpoints(o.links, newest, g.rootId, before);
+    const chain = [...walked];
+    for (const p of branchPoints.get(g.id) ?? [])
+      if (!chain.some((c) => c.checkpointId === p.checkpointId)) chain.push({ step: p.step, checkpointId: p.checkpointId });
+    chain.sort((x, y) => x.step - y.step);
     const keep = chain.filter((c) => {
       members.add(c.checkpointId);
       if (pinnedIds.has(c.checkpointId) || pinnedSteps.has(`${g.id}\u0000${c.step}`)) return true;

@@ -4,6 +4,7 @@ import {
   generationRootSchema,
   newestCheckpointOf,
   parseAdvanceHeartbeat,
+  parentKey,
   parseGenerationMemo,
   rootCheckpointOf,
   tenantKey,
@@ -53,6 +54,7 @@ export function temporalGenerations(client: Client): GenerationSource {
       newestId,
       headId: newestCheckpointOf(memo),
       rootId: rootCheckpointOf(memo),
+      parentId: e.typedSearchAttributes.get(parentKey) ?? memo.parentGenerationId ?? null,
       reads,
     };
   }
