@@ -71,6 +71,10 @@ describe('preparing states (shared by the engine and the API’s dry runs)', () 
     expect(await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'replacePrompt', prompt: 'draw a dog' } }))).toMatch(
       /"dog"/,
     );
+    const reshaped = { ...grown, spec: { ...grown.spec, latentShape: [4, 4, 4] as const } };
+    expect(await refusal(() => prepareDerived(models, { id: checkpoint.id, state: reshaped }, {}))).toMatch(
+      /has latents \[4, 4, 4\]; toy here has \[1, 2, 2\]/,
+    );
     const other = { ...grown, spec: { ...grown.spec, sha256: 'b'.repeat(64) } };
     expect(await refusal(() => prepareDerived(models, { id: checkpoint.id, state: other }, {}))).toMatch(
       /made with toy sha256 b+; this server has a+/,

@@ -36,6 +36,12 @@ export function modelNamed<M extends EngineModel>(models: EngineModels<M>, name:
 export function modelOfCheckpoint<M extends EngineModel>(models: EngineModels<M>, checkpointId: string, state: SamplerState): M {
   const model = models.get(state.spec.name);
   if (!model) throw new InvalidInputError(`checkpoint ${checkpointId} is of model ${state.spec.name}, which is not served here`);
+  const shape = model.config.spec.latentShape;
+  if (state.spec.latentShape.some((x, i) => x !== shape[i])) {
+    throw new InvalidInputError(
+      `checkpoint ${checkpointId} has latents [${state.spec.latentShape.join(', ')}]; ${state.spec.name} here has [${shape.join(', ')}]`,
+    );
+  }
   if (model.config.spec.sha256 !== state.spec.sha256) {
     throw new InvalidInputError(
       `checkpoint ${checkpointId} was made with ${state.spec.name} sha256 ${state.spec.sha256}; this server has ${model.config.spec.sha256}`,

@@ -43,6 +43,9 @@ export class ModelRunner {
         `state was made for model ${state.spec.name} (${state.spec.sha256.slice(0, 12)}), this runner serves ${spec.name} (${spec.sha256.slice(0, 12)})`,
       );
     }
+    if (state.spec.latentShape.some((x, i) => x !== spec.latentShape[i])) {
+      throw new Error(`state has latents [${state.spec.latentShape.join(', ')}], this runner's model [${spec.latentShape.join(', ')}]`);
+    }
     return stepOutputsOf(state, await this.forward(guidanceRows(state)));
   }
 
