@@ -76,6 +76,47 @@ describe('generations through the SDK', () => {
     expect(rest.map((e) => e.text)).toEqual(events.slice(k + 1).map((e) => e.text));
   });
 
+  it('steps: a finished generation’s every step 0..N, oldest first, paged by nextStep, text and pieces consistent (tRPC and REST)', async () => {
+    const { acme } = stack;
+    const all = await acme.generations.steps({ id: done.id, limit: 500 });
+    expect(all.nextStep).toBeNull();
+    expect(all.items.map((s) => s.step)).toEqual(Array.from({ length: done.step + 1 }, (_, i) => i));
+    for (const s of all.items) expect(s.pieces.join(''), `step ${s.step}`).toBe(s.text);
+    expect(all.items.filter((s) => s.done).map((s) => s.step)).toEqual([done.step]);
+    const last = all.items.at(-1)!;
+    expect([last.checkpointId, last.text, last.imageClocks]).toEqual([done.checkpointId, done.text, done.images.map((im) => im.clock)]);
+    // The same steps the watch reported, checkpoint for checkpoint (its step-0 event may predate
+    // the root checkpoint: a run's first look can see it running before its first checkpoint).
+    const watched = new Map(events.filter((e) => e.checkpointId !== null).map((e) => [e.step, e]));
+    for (const s of all.items.filter((x) => x.step > 0)) {
+      const e = watched.get(s.step);
+      expect([e?.checkpointId, e?.text, e?.pieces], `step ${s.step}`).toEqual([s.checkpointId, s.text, s.pieces]);
+    }
+    // Pages of 7 put together are the whole list; fromStep starts a page anywhere.
+    const paged: typeof all.items = [];
+    for (let from: number | null = 0; from !== null;) {
+      const page: typeof all = await acme.generations.steps({ id: done.id, fromStep: from, limit: 7 });
+      expect(page.items.length).toBe(Math.min(7, done.step + 1 - from));
+      paged.push(...page.items);
+      from = page.nextStep;
+    }
+    expect(paged).toEqual(all.items);
+    expect((await acme.generations.steps({ id: done.id, fromStep: 10, limit: 3 })).items.map((s) => s.step)).toEqual([10, 11, 12]);
+    expect(await acme.generations.steps({ id: done.id, fromStep: done.step + 1 })).toEqual({ items: [], nextStep: null });
+    // REST: the same page; bad input is 400, another tenant 404.
+    const rest = (query: string, key: string = KEYS.acme) =>
+      fetch(`${stack.api.baseUrl}/api/generations/${done.id}/steps${query}`, { headers: { authorization: `Bearer ${key}` } });
+    const ok = await rest('?fromStep=0&limit=500');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual(all);
+    for (const query of ['?limit=0', '?limit=501', '?fromStep=-1', '?fromStep=two', '?colour=red'])
+      expect((await rest(query)).status, query).toBe(400);
+    expect((await rest('', KEYS.umbrella)).status).toBe(404);
+    expect(await codeOf(stack.umbrella.generations.steps({ id: done.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(acme.generations.steps({ id: done.id, limit: 0 }))).toBe('BAD_REQUEST');
+    expect(await codeOf(acme.generations.steps({ id: 'gen x' }))).toBe('BAD_REQUEST');
+  });
+
   it('reconnects a dropped watch by itself with lastEventId: no event lost, none repeated', async () => {
     const g = await stack.acme.generations.create({ ...request, steps: 60, seed: 11 });
     const seen: ProgressEvent[] = [];
