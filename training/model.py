@@ -5,7 +5,7 @@ forward(tokens, token_mask, images, image_t, image_pos, image_mask) ->
     log_lambda[B, L]        log of the Poisson rate λ_i
     q_logprobs[B, L, V]     log Q_i(·), log-softmax over the vocabulary
     velocity  [B, M, C, H, W]  flow-matching velocity per image, [C, H, W] = cfg.latent_shape
-The text heads get no time input (DESIGN §2.1); only the image path sees each image's own t.
+The text heads get no time input (docs/algorithm.md §2); only the image path sees each image's own t.
 Everything is export-friendly (plain matmuls, no fused attention) so ONNX gets dynamic B, L, M.
 
 Two image paths, chosen by the latent shape:

@@ -1,4 +1,4 @@
-"""Reference sampler for OneFlow (DESIGN §2.3). The TypeScript sampler is a port of ``step``.
+"""Reference sampler for OneFlow (docs/algorithm.md §4–5). The TypeScript sampler ports ``step``.
 
 State: tokens (``<bos> prompt <sep> generated...``), prompt_len, one image slot per ``<image>``
 token in order (prompt images are clean, t = 1), the text clock t_text.

@@ -1,4 +1,4 @@
-"""Train the OneFlow toy model (DESIGN §2.2).
+"""Train the OneFlow toy model (docs/algorithm.md §3).
 
     /usr/bin/python3 -m training.train --config training/configs/oneflow-toy-v1.json
 
@@ -104,7 +104,7 @@ class Noised:
 
 def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float] = None,
                    drop_prompt: bool = False, text_free: bool = False) -> Noised:
-    """DESIGN §2.2 steps 1–3 with linear κ. ``tau`` may be fixed (tests). ``text_free``: drop the
+    """docs/algorithm.md §3 steps 1–3 with linear κ. ``tau`` may be fixed (tests). ``text_free``: drop the
     prompt and every target word, keep the target's images (text loss off)."""
     if drop_prompt or text_free:
         prompt = []
@@ -187,7 +187,7 @@ def collate(examples: Sequence[Noised]):
 
 
 def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
-    """DESIGN §2.2 step 4. Returns (total, text, image) scalar tensors.
+    """docs/algorithm.md §3 step 4. Returns (total, text, image) scalar tensors.
 
     L_text per example = (1/n) Σ_gaps [ −Σ_{a∈A_i} log Q_i(a) + 1[k_i>0](λ_i − k_i log λ_i)
                                         + BCE(π_i, 1[k_i=0]) ],  n = number of insertable gaps;

@@ -1,4 +1,4 @@
-"""Interleaved schedule: kept / deleted tokens, bags, unborn images (DESIGN §2.2 steps 1–3)."""
+"""Interleaved schedule: kept / deleted tokens, bags, unborn images (docs/algorithm.md §3 steps 1–3)."""
 import numpy as np
 
 from training.data import IMAGE, SEP, STOI, Img, VOCAB

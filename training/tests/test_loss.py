@@ -1,4 +1,4 @@
-"""The training loss (DESIGN §2.2 step 4) on hand-computed cases."""
+"""The training loss (docs/algorithm.md §3 step 4) on hand-computed cases."""
 import math
 
 import numpy as np

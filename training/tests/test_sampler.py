@@ -1,4 +1,4 @@
-"""Reference sampler step (DESIGN §2.3): gates, guidance, ≤1 insertion per gap, clocks, stop, cap."""
+"""Reference sampler step (docs/algorithm.md §4): gates, guidance, ≤1 insertion per gap, clocks, stop, cap."""
 import math
 
 import numpy as np

@@ -1,5 +1,5 @@
 /**
- * Guidance and token choice (DESIGN §2.3, training/sample.py `token_distribution` / `pick`).
+ * Guidance and token choice (docs/algorithm.md §5, training/sample.py `token_distribution` / `pick`).
  * The API's convention: weight `w`, w = 1 is off. Text: λ̃ = λc^w · λu^(1−w) (on log λ), Q̃ ∝ Qc^w · Qu^(1−w)
  * (on log Q), u = the prompt-free twin. Images: ṽ = vf + w_image·(vc − vf), f = the text-free twin.
  * π always comes from the conditional pass.

@@ -64,7 +64,8 @@ function checkOutputs(name: string, o: StateOutputs, n: number, m: number, v: nu
 }
 
 /**
- * One sampler step of size Δt = 1/steps (DESIGN §2.3; a port of training/sample.py `step`).
+ * One sampler step of size Δt = 1/steps (docs/algorithm.md §4; a port of training/sample.py `step`):
+ * its steps 2–4 below; step 1, the forward, is the caller's (the rows of `guidanceRows`).
  * Returns a new state; `state` is unchanged.
  *
  * Random draws, in this order and only when insertion is open (t_text < 1 and not capped):
