@@ -10,10 +10,10 @@ import {
   f32,
   f64,
   loadGoldenFile,
-  outputsOf,
   paramsOf,
   plain,
   plainGolden,
+  replayStepCase,
   stateOf,
   tensor,
 } from '@oneflow/sampler/testing';
@@ -183,17 +183,9 @@ for (const [kind, dir] of Object.entries(dirs)) {
     it('steps: the TypeScript step reproduces the reference exactly (latent size 64, not 784)', () => {
       const spec = { ...(g.model as unknown as { name: string }), ...specOfV2(g) };
       for (const c of g.steps) {
-        const params = paramsOf(c.params);
-        const before = stateOf(c.before, spec, params);
-        const draws = new RecordedDraws(f64(c.uniforms), f32(c.normals));
-        const out = {
-          cond: outputsOf(c.cond),
-          ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}),
-          ...(c.text_free ? { textFree: outputsOf(c.text_free) } : {}),
-        };
-        const after = step(before, out, params, draws);
+        const { after, used, recorded } = replayStepCase(c, spec);
         expect(plain(after), c.name).toEqual(plainGolden(c.after));
-        expect(draws.used, c.name).toEqual([c.uniforms.shape[0], c.normals.shape[0]]);
+        expect(used, c.name).toEqual(recorded);
       }
     });
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadGolden, outputsOf, paramsOf, plain, plainGolden, specOf, stateOf, f32, f64 } from './testing/golden.js';
-import { RecordedDraws } from './rng.js';
+import { loadGolden, outputsOf, paramsOf, plain, plainGolden, replayStepCase, specOf, stateOf } from './testing/golden.js';
 import { guidanceRows, step, stepOutputsOf } from './step.js';
 import { textFree, unconditional } from './state.js';
 
@@ -10,16 +9,8 @@ const spec = specOf(golden);
 describe('step: golden vectors from training/sample.py (fixed state + outputs + draws → next state)', () => {
   for (const c of golden.steps) {
     it(c.name, () => {
-      const params = paramsOf(c.params);
-      const before = stateOf(c.before, spec, params);
-      const draws = new RecordedDraws(f64(c.uniforms), f32(c.normals));
-      const out = {
-        cond: outputsOf(c.cond),
-        ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}),
-        ...(c.text_free ? { textFree: outputsOf(c.text_free) } : {}),
-      };
-      const after = step(before, out, params, draws);
-      expect(draws.used).toEqual([c.uniforms.shape[0], c.normals.shape[0]]);
+      const { before, after, used, recorded } = replayStepCase(c, spec);
+      expect(used).toEqual(recorded);
       expect(plain(after)).toEqual(plainGolden(c.after));
       expect(after.step).toBe(1);
       expect(plain(before)).toEqual(plainGolden(c.before)); // the input state is untouched

@@ -27,6 +27,21 @@ export const samplerDefaultsSchema = z.object({
   top_k: z.number().int().min(0),
 });
 
+/** Fields every OneFlow config.json has, whatever its contract version. */
+export const commonConfigFields = {
+  name: z.string().min(1),
+  onnx_file: fileName,
+  onnx_sha256: sha256Hex,
+  max_tokens: z.number().int().min(3),
+  max_images: z.number().int().min(0),
+  kappa: z.literal('linear'),
+  sampler_defaults: samplerDefaultsSchema.optional(),
+  /** Execution provider for this model's sessions: `cpu` (default) or `cuda` on GPU hosts. */
+  execution_provider: z.enum(['cpu', 'cuda']).optional(),
+  /** Most rows per forward pass this model takes (memory). */
+  max_batch: z.number().int().positive().optional(),
+};
+
 /** The sampler parameters a model starts from: its `sampler_defaults` (or the project's defaults) with its caps. */
 export function defaultsOf(d: SamplerSettings | undefined, maxLen: number, maxImages: number): SamplerParams {
   const s = d ?? DEFAULT_SAMPLER_SETTINGS;

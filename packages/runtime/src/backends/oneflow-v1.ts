@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ModelSpec } from '@oneflow/sampler';
 import type { ModelFormat, ModelInfo } from '../model.js';
 import { WordTokenizer } from '../tokenizers/word.js';
-import { checkSpec, defaultsOf, fileName, graphFile, parseConfig, samplerDefaultsSchema, sha256Hex, shape3 } from './common.js';
+import { checkSpec, commonConfigFields, defaultsOf, graphFile, parseConfig, shape3 } from './common.js';
 import { openOneflowOnnx } from './oneflow-onnx.js';
 
 /**
@@ -11,21 +11,12 @@ import { openOneflowOnnx } from './oneflow-onnx.js';
  * pixel space (no autoencoder), float32. Unknown keys are kept (the contract may grow).
  */
 export const v1ConfigSchema = z.looseObject({
-  name: z.string().min(1),
+  ...commonConfigFields,
   contract_version: z.literal(1),
-  onnx_file: fileName,
-  onnx_sha256: sha256Hex,
   vocab: z.array(z.string()).min(4),
   special_tokens: z.object({ pad: z.number().int(), bos: z.number().int(), sep: z.number().int(), image: z.number().int() }),
   never_insert: z.array(z.number().int().min(0)),
   latent_shape: shape3,
-  max_tokens: z.number().int().min(3),
-  max_images: z.number().int().min(0),
-  kappa: z.literal('linear'),
-  sampler_defaults: samplerDefaultsSchema.optional(),
-  /** Execution provider for this model's sessions: `cpu` (default) or `cuda` on GPU hosts. Not written by export.py. */
-  execution_provider: z.enum(['cpu', 'cuda']).optional(),
-  max_batch: z.number().int().positive().optional(),
 });
 export type V1Config = z.infer<typeof v1ConfigSchema>;
 

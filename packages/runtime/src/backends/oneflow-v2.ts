@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ModelSpec } from '@oneflow/sampler';
 import type { GraphFiles, ModelFormat, ModelInfo } from '../model.js';
 import { HfTokenizer } from '../tokenizers/hf.js';
-import { checkSpec, defaultsOf, fileName, graphFile, parseConfig, sameShape, samplerDefaultsSchema, sha256Hex, shape3 } from './common.js';
+import { checkSpec, commonConfigFields, defaultsOf, fileName, graphFile, parseConfig, sameShape, sha256Hex, shape3 } from './common.js';
 import { openOneflowOnnx } from './oneflow-onnx.js';
 
 const fileRef = z.object({ file: fileName, sha256: sha256Hex });
@@ -16,10 +16,8 @@ const fileRef = z.object({ file: fileName, sha256: sha256Hex });
  */
 export const v2ConfigSchema = z
   .looseObject({
-    name: z.string().min(1),
+    ...commonConfigFields,
     contract_version: z.literal(2),
-    onnx_file: fileName,
-    onnx_sha256: sha256Hex,
     onnx_external_data: z.array(fileRef).default([]),
     dtype: z.enum(['float32', 'float16']).default('float32'),
     tokenizer: fileRef,
@@ -30,12 +28,6 @@ export const v2ConfigSchema = z
     latent_shape: shape3,
     encoder: fileRef.optional(),
     decoder: fileRef.optional(),
-    max_tokens: z.number().int().min(3),
-    max_images: z.number().int().min(0),
-    kappa: z.literal('linear'),
-    sampler_defaults: samplerDefaultsSchema.optional(),
-    execution_provider: z.enum(['cpu', 'cuda']).optional(),
-    max_batch: z.number().int().positive().optional(),
   })
   .superRefine((c, ctx) => {
     if ((c.encoder === undefined) !== (c.decoder === undefined)) {

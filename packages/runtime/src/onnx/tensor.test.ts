@@ -35,6 +35,6 @@ describe('float16 outputs, whatever array ONNX Runtime hands out', () => {
     const want = Array.from(fromFloat16(bits));
     expect(Array.from(halfTensorValues(bits))).toEqual(want);
     const Half = (globalThis as { Float16Array?: new (b: ArrayBuffer) => ArrayBufferView }).Float16Array;
-    if (Half) expect(Array.from(halfTensorValues(new Half(bits.buffer)))).toEqual(want);
+    if (Half) expect(Array.from(halfTensorValues(new Half(bits.buffer as ArrayBuffer)))).toEqual(want);
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { rngStateFromSeed } from '../rng.js';
+import { RecordedDraws, rngStateFromSeed } from '../rng.js';
+import { step } from '../step.js';
 import type { ModelSpec, SamplerParams, SamplerState } from '../state.js';
 import type { StateOutputs } from '../step.js';
 
@@ -145,4 +146,21 @@ export function plain(s: SamplerState) {
 }
 export function plainGolden(g: GoldenState) {
   return { ...g, images: g.images.map((im) => ({ t: im.t, latent: Array.from(f32(im.latent)) })) };
+}
+
+/**
+ * Replays one golden step case: its state, outputs and recorded draws through `step`. Returns the
+ * state before and after, and how many draws were used and recorded (tests assert on them).
+ */
+export function replayStepCase(c: GoldenFile['steps'][number], spec: ModelSpec) {
+  const params = paramsOf(c.params);
+  const before = stateOf(c.before, spec, params);
+  const draws = new RecordedDraws(f64(c.uniforms), f32(c.normals));
+  const out = {
+    cond: outputsOf(c.cond),
+    ...(c.uncond ? { uncond: outputsOf(c.uncond) } : {}),
+    ...(c.text_free ? { textFree: outputsOf(c.text_free) } : {}),
+  };
+  const after = step(before, out, params, draws);
+  return { before, after, used: draws.used, recorded: [c.uniforms.shape[0], c.normals.shape[0]] };
 }
