@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Client } from '@temporalio/client';
-import type { CheckpointReader } from '@oneflow/engine';
+import type { CheckpointReader, RetentionRecords } from '@oneflow/engine';
 import type { KeyRing, Principal, RateLimiter } from './auth.js';
 import type { ModelCatalog } from './models.js';
 import type { Workflows } from './services/workflows.js';
@@ -27,6 +27,8 @@ export interface JobDeps {
   /** How often `watch` looks at a generation. */
   watchIntervalMs: number;
   limiter: RateLimiter;
+  /** Retention indexes and pins beside the checkpoints (absent: no pins, and collected steps are just missing). */
+  retention?: Pick<RetentionRecords, 'index' | 'pin' | 'unpin'>;
   /** Tenants with a webhook signing secret (the worker signs; a webhook of another tenant is refused). */
   webhookTenants: ReadonlySet<string>;
 }

@@ -3,6 +3,7 @@ import { TRPCError } from '@trpc/server';
 import type { KeyRing } from './auth.js';
 import type { InnerContext } from './context.js';
 import { describeOwned, newestCheckpointId } from './services/ownership.js';
+import { collectedError, stepSnapshot } from './services/retention.js';
 import { workflowsOf } from './trpc.js';
 
 const ROUTE = /^\/generations\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/images\/(\d{1,3})\.png$/;
@@ -51,9 +52,13 @@ export async function handleImage(req: IncomingMessage, res: ServerResponse, inn
     if (!newest) throw new TRPCError({ code: 'NOT_FOUND', message: `generation ${id} has no checkpoint yet` });
     let checkpointId = newest;
     if (stepText !== null) {
-      const at = await jobs.checkpoints.ancestorAt(newest, Number(stepText));
+      const at = await stepSnapshot({ jobs }, d, Number(stepText));
       if (!at) throw new TRPCError({ code: 'NOT_FOUND', message: `generation ${id} has no checkpoint at step ${stepText}` });
       checkpointId = at.checkpointId;
+    } else if (!(await jobs.checkpoints.snapshot(newest))) {
+      const head = d.memo.headCheckpointId;
+      if (!head || !(await jobs.checkpoints.snapshot(head))) throw collectedError(id);
+      checkpointId = head; // a heartbeat checkpoint lost with its machine
     }
     const png = await jobs.checkpoints.png(checkpointId, Number(kText));
     if (!png) throw new TRPCError({ code: 'NOT_FOUND', message: `generation ${id} has no image ${kText} at that step` });

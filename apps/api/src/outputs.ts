@@ -91,6 +91,11 @@ export const stepPageSchema = z.object({
 });
 export type StepPage = z.infer<typeof stepPageSchema>;
 
+/** A pinned step: retention never collects its checkpoint. */
+export const pinViewSchema = z.object({ generationId: z.string(), step: z.number().int(), checkpointId: z.string(), pinnedAt: z.string() });
+export type PinView = z.infer<typeof pinViewSchema>;
+export const unpinViewSchema = z.object({ generationId: z.string(), step: z.number().int(), unpinned: z.boolean() });
+
 /** One `generations.watch` event: the generation at one step (every step is reported, in order) or a state change. */
 export interface WatchEvent {
   state: (typeof GENERATION_STATES)[number];

@@ -77,6 +77,9 @@ export const refineInput = z
   })
   .strict();
 
+/** A step of a generation (pins). */
+export const pinInput = z.object({ id: jobIdSchema, step: step }).strict();
+
 export const stepsInput = z
   .object({
     id: jobIdSchema,

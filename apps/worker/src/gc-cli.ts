@@ -14,12 +14,14 @@ const { values } = parseArgs({
   options: {
     'dry-run': { type: 'boolean', default: false },
     'allow-no-generations': { type: 'boolean', default: false },
+    // Evaluate the policy's ages as of this time (what-if reports; tests); the grace period counts from it too.
+    'as-of': { type: 'string' },
     help: { type: 'boolean' },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'usage: gc-cli [--dry-run] [--allow-no-generations]\n' +
+    'usage: gc-cli [--dry-run] [--allow-no-generations] [--as-of <ISO time>]\n' +
       '  one mark-and-sweep of the checkpoint store with the worker environment (ONEFLOW_*, TEMPORAL_*);\n' +
       '  prints the report as JSON (blobs and bytes kept and reclaimed); --dry-run deletes nothing\n',
   );
@@ -34,6 +36,11 @@ try {
   process.stderr.write(`oneflow-gc: ${(error as Error).message}\n`);
   process.exit(2);
 }
+const asOf = values['as-of'] !== undefined ? new Date(values['as-of']) : undefined;
+if (asOf && Number.isNaN(asOf.getTime())) {
+  process.stderr.write(`oneflow-gc: --as-of ${values['as-of']} is not a time\n`);
+  process.exit(2);
+}
 const store = storeFromSettings(env, checkpointIdOf);
 const connection = await Connection.connect(temporal.connection);
 try {
@@ -43,6 +50,7 @@ try {
     policy,
     logger,
     allowNoGenerations: values['allow-no-generations'],
+    ...(asOf ? { now: () => asOf } : {}),
   });
   const report = await collector.run({ dryRun: values['dry-run'] });
   process.stdout.write(`${JSON.stringify({ store: store.location, namespace: temporal.namespace, ...report }, null, 2)}\n`);

@@ -97,8 +97,9 @@ export interface Link {
 /**
  * The checkpoints of one generation that are still there, oldest first, one per step: the walk
  * from `newestId` down its parent links to `rootId`, stopping early at the first missing
- * checkpoint (`collected`: steps were removed) or at the first one its retention index lists
- * (the index knows the rest); then the index's entries below the walk.
+ * checkpoint or at the first one its retention index lists (the index knows the rest); then the
+ * index's entries below the walk. `collected`: steps of the chain may have been removed (a gap, or
+ * an index, which the collector writes only for a generation that loses checkpoints).
  */
 export async function generationCheckpoints<S extends Link>(
   source: { snapshot(id: string): Promise<S | null> },
@@ -131,5 +132,5 @@ export async function generationCheckpoints<S extends Link>(
   const lowest = walked[0]?.step ?? Number.POSITIVE_INFINITY;
   const below = useIndex ? (index?.kept ?? []).filter((k) => k.step < lowest) : [];
   const kept = [...below, ...walked.map((s) => ({ step: s.step, checkpointId: s.checkpointId }))];
-  return { walked, kept, collected };
+  return { walked, kept, collected: collected || useIndex };
 }

@@ -1,7 +1,16 @@
 import { tracked } from '@trpc/server';
 import type { GenerationRequest } from '@oneflow/contracts';
-import { generationPageSchema, generationViewSchema, lineageSchema, stepPageSchema } from '../outputs.js';
-import { branchInput, createGenerationInput, idInput, listGenerationsInput, refineInput, stepsInput, watchInput } from '../schemas.js';
+import { generationPageSchema, generationViewSchema, lineageSchema, pinViewSchema, stepPageSchema, unpinViewSchema } from '../outputs.js';
+import {
+  branchInput,
+  createGenerationInput,
+  idInput,
+  listGenerationsInput,
+  pinInput,
+  refineInput,
+  stepsInput,
+  watchInput,
+} from '../schemas.js';
 import {
   cancelGeneration,
   createGeneration,
@@ -12,6 +21,7 @@ import {
   resumeGeneration,
 } from '../services/generations.js';
 import { lineage } from '../services/lineage.js';
+import { pinStep, unpinStep } from '../services/retention.js';
 import { watchGeneration } from '../services/watch.js';
 import { authedProcedure, rest, router } from '../trpc.js';
 
@@ -80,6 +90,20 @@ export const generationsRouter = router({
     .input(stepsInput)
     .output(stepPageSchema)
     .query(({ ctx, input }) => generationSteps(ctx.scope, input)),
+
+  /** Pins a step: retention never collects its checkpoint (NOT_FOUND if it already has). */
+  pin: authedProcedure
+    .meta(rest('POST', '/generations/{id}/pins', G, 'Pin a step (retention never collects it)'))
+    .input(pinInput)
+    .output(pinViewSchema)
+    .mutation(({ ctx, input }) => pinStep(ctx.scope, input)),
+
+  /** Removes a pin; the step is then kept or collected by the retention policy. */
+  unpin: authedProcedure
+    .meta(rest('POST', '/generations/{id}/unpin', G, 'Unpin a step'))
+    .input(pinInput)
+    .output(unpinViewSchema)
+    .mutation(({ ctx, input }) => unpinStep(ctx.scope, input)),
 
   /**
    * Progress as server-sent events: every step in order (step, partial text, image clocks), then

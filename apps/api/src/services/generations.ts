@@ -13,6 +13,7 @@ import type { Snapshot } from '@oneflow/engine';
 import type { JobDeps } from '../context.js';
 import type { GenerationSummary, GenerationView, StepPage } from '../outputs.js';
 import { describeOwned, newestCheckpointId } from './ownership.js';
+import { collectedError, keptCheckpoints, stepSnapshot } from './retention.js';
 import type { JobScope } from './scope.js';
 import { asBadRequest, canonicalJson, generationArgs, jobId, sha256, startJob, webhookTarget } from './starter.js';
 import { stateOfStatus, type Execution, type ListedExecution, type ListFilter } from './workflows.js';
@@ -112,13 +113,18 @@ async function resolveBase(scope: JobScope, from: BranchFrom): Promise<{ checkpo
   const { checkpoints } = scope.jobs;
   if ('checkpointId' in from) {
     if (!(await checkpoints.snapshot(from.checkpointId)))
-      throw new TRPCError({ code: 'NOT_FOUND', message: `checkpoint ${from.checkpointId} not found` });
+      throw new TRPCError({
+        code: 'NOT_FOUND',
+        message: `checkpoint ${from.checkpointId} not found (never stored, or collected by retention)`,
+      });
     return { checkpointId: from.checkpointId, parentId: null };
   }
   const e = await describeOwned(scope.workflows, scope.tenant, from.generationId, 'generation');
-  const newest = newestCheckpointId(e);
-  const head = newest ? await checkpoints.snapshot(newest) : null;
-  if (!head) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${from.generationId} has no checkpoint yet` });
+  const head = await newestSnapshot(scope.jobs, e);
+  if (!head) {
+    if (newestCheckpointId(e)) throw collectedError(from.generationId, from.step);
+    throw new TRPCError({ code: 'PRECONDITION_FAILED', message: `generation ${from.generationId} has no checkpoint yet` });
+  }
   if (from.step === undefined || from.step === head.step) return { checkpointId: head.checkpointId, parentId: from.generationId };
   if (from.step > head.step)
     throw new TRPCError({
@@ -126,7 +132,7 @@ async function resolveBase(scope: JobScope, from: BranchFrom): Promise<{ checkpo
       message: `generation ${from.generationId} has reached step ${head.step}, not ${from.step}`,
     });
   const rootStep = await rootStepOf(scope.jobs, e.memo);
-  const at = from.step >= rootStep ? await checkpoints.ancestorAt(head.checkpointId, from.step) : null;
+  const at = from.step >= rootStep ? await stepSnapshot(scope, e, from.step) : null;
   if (!at)
     throw new TRPCError({
       code: 'PRECONDITION_FAILED',
@@ -277,11 +283,19 @@ export async function generationSteps(
   input: { id: string; fromStep?: number | undefined; limit: number },
 ): Promise<StepPage> {
   const e = await describeOwned(scope.workflows, scope.tenant, input.id, 'generation');
-  const head = await newestSnapshot(scope.jobs, e);
-  if (!head) return { items: [], nextStep: null };
+  const { kept, collected } = await keptCheckpoints(scope, e);
+  if (kept.length === 0) {
+    if (collected) throw collectedError(input.id);
+    return { items: [], nextStep: null };
+  }
   const rootStep = await rootStepOf(scope.jobs, e.memo);
   const floor = Math.max(input.fromStep ?? rootStep, rootStep);
-  const chain = (await scope.jobs.checkpoints.chain(head.checkpointId, floor)).filter((s) => s.step >= floor);
+  // Asking from a step retention removed is an error; a page lists the steps that are kept.
+  if (input.fromStep !== undefined && input.fromStep >= rootStep && !kept.some((k) => k.step === input.fromStep))
+    await stepSnapshot(scope, e, input.fromStep);
+  const page = kept.filter((k) => k.step >= floor).slice(0, input.limit + 1);
+  const snapshots = await Promise.all(page.map((k) => scope.jobs.checkpoints.snapshot(k.checkpointId)));
+  const chain = snapshots.filter((s): s is Snapshot => s !== null);
   return {
     items: chain.slice(0, input.limit).map((s) => ({
       step: s.step,

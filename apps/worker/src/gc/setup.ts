@@ -28,6 +28,7 @@ export function createCollector(o: {
   policy: RetentionPolicy;
   logger: Logger;
   allowNoGenerations?: boolean;
+  now?: () => Date;
 }): CheckpointCollector {
   const generations = o.generations ?? (o.client ? temporalGenerations(o.client) : undefined);
   if (!generations) throw new Error('createCollector needs a Temporal client or a generation source');
@@ -42,6 +43,7 @@ export function createCollector(o: {
         dryRun,
         logger: o.logger,
         ...(o.allowNoGenerations ? { allowNoGenerations: true } : {}),
+        ...(o.now ? { now: o.now } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
   };
