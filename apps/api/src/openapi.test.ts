@@ -40,6 +40,8 @@ describe('OpenAPI document', () => {
         'POST /generations/refine',
         'GET /generations/{id}/lineage',
         'GET /generations/{id}/steps',
+        'POST /generations/{id}/pins',
+        'POST /generations/{id}/unpin',
         'POST /batches',
         'GET /batches',
         'GET /batches/{id}',
