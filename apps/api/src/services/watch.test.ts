@@ -38,6 +38,23 @@ describe('generations.watch', () => {
     expect(last.checkpointId).toBe((await acme.generations.get({ id })).checkpointId);
   });
 
+  it('reports a generation seen running before its root checkpoint exists as queued, so step 0 comes with its checkpoint', async () => {
+    const acme = api.as('acme');
+    const { id } = await acme.generations.create(request);
+    let polls = 0;
+    api.workflows.beforeDescribe = async (which) => {
+      if (which !== id) return;
+      polls += 1;
+      if (polls === 1) api.workflows.run(id).awaitingWorker = false; // a worker took it; no root checkpoint yet
+      if (polls === 3) await api.workflows.begin(id);
+      if (polls > 3) await api.workflows.advance(id, 2);
+    };
+    const events = await collect(await acme.generations.watch({ id }));
+    expect(events.map((e) => e.id)).toEqual(['0.queued', '0.running', '1.running', '2.running', '3.running', '4.succeeded']);
+    expect(events[0]!.event.checkpointId).toBeNull();
+    expect(events.slice(1).every((e) => e.event.checkpointId !== null)).toBe(true);
+  });
+
   it('resumes right after lastEventId: no event lost, none repeated; after the final event there is nothing more', async () => {
     const acme = api.as('acme');
     const { id } = await acme.generations.create(request);

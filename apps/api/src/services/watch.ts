@@ -58,8 +58,11 @@ export async function* watchGeneration(
         events.push(eventOf(c, i === chain.length - 1 ? parts.state : 'running', i === chain.length - 1 ? parts.error : null)),
       );
       if (chain.length === 0) events.push(eventOf(s, parts.state, parts.error));
-    } else if (!cursor || cursor.state !== parts.state) {
-      events.push(eventOf(null, parts.state, parts.error));
+    } else {
+      // no checkpoint yet: a running generation is still starting, reported as queued, so that
+      // step 0 (`0.running`) is sent once its root checkpoint exists
+      const state = parts.state === 'running' ? 'queued' : parts.state;
+      if (!cursor || cursor.state !== state) events.push(eventOf(null, state, parts.error));
     }
     // 2. strictly forward in (step, state rank): a continue-as-new briefly shows a run with no
     // checkpoint yet, and an id is never sent twice
