@@ -22,7 +22,7 @@ export const samplerDefaultsSchema = z.object({
   steps: z.number().int().positive(),
   w: z.number(),
   /** Image guidance; absent in configs written before it existed: 1 (off). */
-  w_image: z.number().default(1),
+  w_image: z.number().default(DEFAULT_SAMPLER_SETTINGS.w_image),
   temperature: z.number().positive(),
   top_k: z.number().int().min(0),
 });

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { ModelSpec } from '@oneflow/sampler';
 import type { ModelFormat, ModelInfo } from '../model.js';
@@ -59,6 +58,3 @@ export const oneflowV1: ModelFormat = {
   },
   open: openOneflowOnnx,
 };
-
-/** For errors: where a model's config lives. */
-export const configPath = (dir: string) => join(dir, 'config.json');
