@@ -15,3 +15,5 @@ export { oneflowV1, v1ConfigSchema, type V1Config } from './backends/oneflow-v1.
 export { oneflowV2, v2ConfigSchema, v2Identity, type V2Config } from './backends/oneflow-v2.js';
 export type { ExecutionProvider, FloatType, NamedTensor, OutputMap } from './onnx/tensor.js';
 export { toFloat16, fromFloat16 } from './onnx/tensor.js';
+export { ExecutionProviderError, type ExecutionProviderFailure } from './onnx/quirks.js';
+export { CUDA_DLOPENED_LIBRARIES, CUDA_PROVIDER_LIBRARIES, diagnoseCuda, onnxRuntimeDir, unresolvedLibraries } from './onnx/quirks.js';

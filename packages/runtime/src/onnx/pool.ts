@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { ExecutionProviderError, type ExecutionProviderFailure } from './quirks.js';
 import type { ExecutionProvider, GraphFile, GraphMetadata, NamedTensor, RawOutputs } from './tensor.js';
 
 /** One ONNX graph to serve: its path, the files whose hashes are checked first, where it runs. */
@@ -12,7 +13,7 @@ export interface GraphSpec {
 type Reply =
   | ({ type: 'ready' } & GraphMetadata)
   | { type: 'result'; id: number; outputs: RawOutputs; ms: number }
-  | { type: 'error'; id?: number; message: string };
+  | { type: 'error'; id?: number; message: string; provider?: { provider: string; reason: ExecutionProviderFailure; missing: string[] } };
 
 interface Slot {
   readonly worker: Worker;
@@ -57,7 +58,8 @@ export class SessionPool {
                 if (m.type === 'ready') {
                   metadata = { inputs: m.inputs, outputs: m.outputs };
                   resolve();
-                } else reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type}`));
+                } else if (m.type === 'error' && m.provider) reject(new ExecutionProviderError({ ...m.provider, detail: m.message }));
+                else reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type}`));
               });
               w.once('error', reject);
               w.postMessage({ type: 'init', graph });

@@ -7,3 +7,18 @@ export function feedTensor<T>(
   data: ArrayBufferView,
   dims: readonly number[],
 ): T;
+
+export type ExecutionProviderFailure = 'provider-library-missing' | 'cuda-library-missing' | 'no-driver' | 'no-device' | 'provider-failed';
+/** A session that cannot run on the execution provider it was asked for (quirks.js). */
+export class ExecutionProviderError extends Error {
+  constructor(info: { provider: string; reason: ExecutionProviderFailure; missing?: string[]; detail: string });
+  readonly provider: string;
+  readonly reason: ExecutionProviderFailure;
+  /** Libraries that did not resolve (empty for no-device / provider-failed). */
+  readonly missing: string[];
+}
+export const CUDA_PROVIDER_LIBRARIES: readonly string[];
+export const CUDA_DLOPENED_LIBRARIES: readonly string[];
+export function onnxRuntimeDir(): string;
+export function unresolvedLibraries(lib: string, dlopened?: readonly string[]): string[] | undefined;
+export function diagnoseCuda(ortMessage: string, ortDir?: string): ExecutionProviderError;

@@ -7,5 +7,7 @@ export function createSession(graph: {
   files: readonly GraphFile[];
   provider: 'cpu' | 'cuda';
   intraOpThreads: number;
-}): Promise<{ session: InferenceSession } & GraphMetadata>;
+  /** A CUDA session that cannot start runs on the CPU instead (default: MODEL_CPU_FALLBACK=1). */
+  cpuFallback?: boolean;
+}): Promise<{ session: InferenceSession; provider: 'cpu' | 'cuda' } & GraphMetadata>;
 export function runSession(session: InferenceSession, inputs: Record<string, NamedTensor>): Promise<{ outputs: RawOutputs; ms: number }>;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { feedTensor, sessionOptions } from './quirks.js';
+import { diagnoseCuda, feedTensor, sessionOptions } from './quirks.js';
 
 /** Streams a file through SHA-256 (model weights can be gigabytes). */
 export async function sha256File(path) {
@@ -22,8 +22,11 @@ function metadataOf(values) {
 
 /**
  * Verifies every file of a graph against its expected SHA-256, then creates the session from the
- * graph's path (so ONNX external-data files beside it are found).
- * @param {{ path: string, files: { path: string, sha256: string, field: string }[], provider: 'cpu'|'cuda', intraOpThreads: number }} graph
+ * graph's path (so ONNX external-data files beside it are found). A CUDA session that cannot be
+ * created rejects with an ExecutionProviderError naming the cause (quirks.js), or, only with
+ * `cpuFallback` (default: MODEL_CPU_FALLBACK=1), becomes a CPU session with a warning; `provider`
+ * says which one runs.
+ * @param {{ path: string, files: { path: string, sha256: string, field: string }[], provider: 'cpu'|'cuda', intraOpThreads: number, cpuFallback?: boolean }} graph
  */
 export async function createSession(graph) {
   for (const f of graph.files) {
@@ -33,12 +36,21 @@ export async function createSession(graph) {
     if (sha !== f.sha256) throw new Error(`${f.path}: SHA-256 ${sha} does not match config.json ${f.field} ${f.sha256}`);
   }
   let session;
+  let provider = graph.provider;
   try {
     session = await InferenceSession.create(graph.path, sessionOptions(graph.provider, graph.intraOpThreads));
   } catch (e) {
-    throw new Error(`cannot create a ${graph.provider} session for ${graph.path}: ${e instanceof Error ? e.message : String(e)}`);
+    const message = e instanceof Error ? e.message : String(e);
+    if (graph.provider !== 'cuda') throw new Error(`cannot create a ${graph.provider} session for ${graph.path}: ${message}`);
+    const cause = diagnoseCuda(message);
+    cause.message = `cannot create a cuda session for ${graph.path}: ${cause.message}`;
+    if (!(graph.cpuFallback ?? process.env.MODEL_CPU_FALLBACK === '1')) throw cause;
+    // configured fallback only: said loudly, and reported with the session
+    process.emitWarning(`${cause.message}; running on the CPU instead (MODEL_CPU_FALLBACK=1)`, { code: 'ONEFLOW_CPU_FALLBACK' });
+    provider = 'cpu';
+    session = await InferenceSession.create(graph.path, sessionOptions('cpu', graph.intraOpThreads));
   }
-  return { session, inputs: metadataOf(session.inputMetadata), outputs: metadataOf(session.outputMetadata) };
+  return { session, provider, inputs: metadataOf(session.inputMetadata), outputs: metadataOf(session.outputMetadata) };
 }
 
 /**
