@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Client } from '@temporalio/client';
-import type { CheckpointReader, RetentionRecords } from '@oneflow/engine';
+import type { CheckpointOwners, CheckpointReader, RetentionRecords } from '@oneflow/engine';
 import type { KeyRing, Principal, RateLimiter } from './auth.js';
 import type { ModelCatalog } from './models.js';
 import type { Workflows } from './services/workflows.js';
@@ -29,6 +29,8 @@ export interface JobDeps {
   limiter: RateLimiter;
   /** Retention indexes and pins beside the checkpoints (absent: no pins, and collected steps are just missing). */
   retention?: Pick<RetentionRecords, 'index' | 'pin' | 'unpin'>;
+  /** Which tenants' generations stored each checkpoint (a branch from a raw checkpoint id needs the caller's marker). */
+  owners: Pick<CheckpointOwners, 'owns'>;
   /** Tenants with a webhook signing secret (the worker signs; a webhook of another tenant is refused). */
   webhookTenants: ReadonlySet<string>;
 }

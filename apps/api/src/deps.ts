@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CheckpointReader, CheckpointStore, RetentionRecords } from '@oneflow/engine';
+import { CheckpointOwners, CheckpointReader, CheckpointStore, RetentionRecords } from '@oneflow/engine';
 import { checkpointIdOf } from '@oneflow/sampler';
 import { LocalBlobStore, storeFromSettings, type BlobStore, type StoreSettings } from '@oneflow/store';
 import { RateLimiter } from './auth.js';
@@ -32,6 +32,7 @@ export async function createJobDeps(options: {
     checkpoints: new CheckpointReader(new CheckpointStore(store, 1024), models.byModelName()),
     models,
     retention: new RetentionRecords(store.records),
+    owners: new CheckpointOwners(store.records),
     stepsPerActivity: options.stepsPerActivity,
     watchIntervalMs: options.watchIntervalMs ?? 200,
     limiter: new RateLimiter(options.ratePerMinute ?? 1200),

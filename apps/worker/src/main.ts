@@ -14,6 +14,8 @@ import { installSdkLogger } from './sdk-logger.js';
 import { createCollector, ensureGcSchedule } from './gc/setup.js';
 import { retentionPolicyFromEnv } from './gc/policy.js';
 import { createWorkers } from './worker.js';
+import { ownershipRecorder, temporalTenantOf } from './activities/index.js';
+import { CheckpointOwners } from '@oneflow/engine';
 
 // Address, namespace, TLS / mTLS and API key: the same parser as the API's.
 const { env, temporal } = serviceConfigOrExit('oneflow-worker', workerEnvSchema);
@@ -61,10 +63,12 @@ try {
 
 const metricsServer = env.METRICS_PORT !== undefined ? await metrics.serve(env.METRICS_PORT, env.METRICS_HOST) : undefined;
 const connection = await NativeConnection.connect(temporal.connection);
-const clientConnection = servesWorkflows ? await Connection.connect(temporal.connection) : undefined;
+// A client for the collector (workflow workers) and for the tenants of generations (model workers).
+const clientConnection = servesWorkflows || engine ? await Connection.connect(temporal.connection) : undefined;
 const client = clientConnection ? new Client({ connection: clientConnection, namespace: temporal.namespace }) : undefined;
-const collector = client ? createCollector({ store, client, policy, logger }) : undefined;
-if (client) await ensureGcSchedule(client, env.ONEFLOW_GC_SCHEDULE, logger);
+const collector = client && servesWorkflows ? createCollector({ store, client, policy, logger }) : undefined;
+const ownership = client && engine ? ownershipRecorder(new CheckpointOwners(store.records), temporalTenantOf(client)) : undefined;
+if (client && servesWorkflows) await ensureGcSchedule(client, env.ONEFLOW_GC_SCHEDULE, logger);
 const workers = await createWorkers({
   connection,
   namespace: temporal.namespace,
@@ -75,6 +79,7 @@ const workers = await createWorkers({
   webhookSecrets,
   ...(engine ? { engine } : {}),
   ...(collector ? { collector } : {}),
+  ...(ownership ? { ownership } : {}),
 });
 logger.info(
   {

@@ -3,7 +3,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '@oneflow/contracts';
 import type { Logger } from 'pino';
 import { createActivities, createCpuActivities } from './activities/index.js';
-import type { CheckpointCollector } from './activities/index.js';
+import type { CheckpointCollector, OwnershipRecorder } from './activities/index.js';
 import type { GenerationEngine } from './engine.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -41,6 +41,8 @@ export async function createWorkers(options: {
   webhookSecrets?: ReadonlyMap<string, string>;
   /** Retention's mark and sweep, run by the `checkpointGc` workflow on the CPU queue. */
   collector?: CheckpointCollector;
+  /** Ownership markers of the checkpoints the model activities store. */
+  ownership?: OwnershipRecorder;
 }): Promise<WorkerSet> {
   const queues = new Set(options.queues ?? ['cpu', 'gpu']);
   if (queues.size === 0) throw new RangeError('a worker must serve at least one task queue (cpu, gpu)');
@@ -48,6 +50,7 @@ export async function createWorkers(options: {
     logger: options.logger,
     ...(options.engine ? { engine: options.metrics ? options.metrics.instrument(options.engine) : options.engine } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.ownership ? { ownership: options.ownership } : {}),
   });
   const [cpu, gpu] = await Promise.all([
     queues.has('cpu')

@@ -33,6 +33,7 @@ export const TEST_NAMESPACES = [
   'test-models',
   'test-gc',
   'test-retention',
+  'test-ownership',
 ] as const;
 
 /** One real Temporal dev server for the whole test run, started from the registry-installed CLI. */

@@ -25,3 +25,4 @@ export {
   type Link,
   type Pin,
 } from './retention.js';
+export { CheckpointOwners, ownerKey, ownerMarkerSchema, type OwnerMarker } from './ownership.js';

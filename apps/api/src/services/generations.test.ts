@@ -251,7 +251,7 @@ describe('generations.branch and refine', () => {
     });
     expect(await refusalOf(acme.generations.branch({ from: { checkpointId: 'e'.repeat(64) } }))).toEqual({
       code: 'NOT_FOUND',
-      message: `checkpoint ${'e'.repeat(64)} not found`,
+      message: `checkpoint ${'e'.repeat(64)} not found (never stored, or collected by retention)`,
     });
     const queued = await acme.generations.create({ ...request, seed: 8 });
     expect(await refusalOf(acme.generations.branch({ from: { generationId: queued.id } }))).toEqual({

@@ -107,12 +107,14 @@ type BranchFrom = { generationId: string; step?: number | undefined } | { checkp
 
 /**
  * Where a branch starts: a generation's newest checkpoint (or its checkpoint at `step`), or a
- * checkpoint id. Checkpoint ids are 256-bit content hashes: knowing one is the capability to branch it.
+ * checkpoint id that one of the caller's generations stored (its ownership marker). Another
+ * tenant's checkpoint gets the answer of one never stored: knowing a hash grants nothing, and
+ * whether it exists does not leak (the marker is read first, the store only for an owner).
  */
 async function resolveBase(scope: JobScope, from: BranchFrom): Promise<{ checkpointId: string; parentId: string | null }> {
-  const { checkpoints } = scope.jobs;
+  const { checkpoints, owners } = scope.jobs;
   if ('checkpointId' in from) {
-    if (!(await checkpoints.snapshot(from.checkpointId)))
+    if (!(await owners.owns(scope.tenant, from.checkpointId)) || !(await checkpoints.snapshot(from.checkpointId)))
       throw new TRPCError({
         code: 'NOT_FOUND',
         message: `checkpoint ${from.checkpointId} not found (never stored, or collected by retention)`,

@@ -4,7 +4,15 @@ import path from 'node:path';
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { isTrackedEnvelope, TRPCError } from '@trpc/server';
 import { generationRootSchema, type BatchStatus, type GenerationWorkflowInput, type AdvanceHeartbeat } from '@oneflow/contracts';
-import { CheckpointReader, CheckpointStore, prepareDerived, prepareNew, type ReadableModel, type StoredCheckpoint } from '@oneflow/engine';
+import {
+  CheckpointOwners,
+  CheckpointReader,
+  CheckpointStore,
+  prepareDerived,
+  prepareNew,
+  type ReadableModel,
+  type StoredCheckpoint,
+} from '@oneflow/engine';
 import { toyModel, withGenerated } from '@oneflow/engine/testing';
 import { checkpointIdOf, isDone } from '@oneflow/sampler';
 import { LocalBlobStore } from '@oneflow/store';
@@ -50,7 +58,15 @@ export class FakeWorkflows implements Workflows {
   private readonly runs = new Map<string, Run[]>();
   private clock = 0;
 
-  constructor(private readonly store: CheckpointStore) {}
+  /** `owners`: where the fake worker marks every checkpoint it stores as its generation's tenant's, as the real one does. */
+  constructor(
+    private readonly store: CheckpointStore,
+    private readonly owners: CheckpointOwners | null = null,
+  ) {}
+
+  private async own(run: Run, checkpointId: string): Promise<void> {
+    if (this.owners && run.tenant) await this.owners.record(run.tenant, [checkpointId]);
+  }
 
   private now(): Date {
     return new Date(T0 + 1000 * ++this.clock);
@@ -219,6 +235,7 @@ export class FakeWorkflows implements Workflows {
       checkpoint = await this.store.put(prepareDerived(toyModels, base, change).state, base.id);
     }
     run.tenant = input.tenant ?? run.tenant;
+    await this.own(run, checkpoint.id);
     run.model = checkpoint.state.spec.name;
     run.awaitingWorker = false;
     run.memo = {
@@ -244,6 +261,7 @@ export class FakeWorkflows implements Workflows {
       const t = s.tText + 1 / s.params.steps;
       const next = withGenerated(s, [TOY_TOKENS[s.step % TOY_TOKENS.length]!], t > 1 - 1e-9 ? 1 : t, s.step + 1);
       head = await this.store.put(next, head.id);
+      await this.own(run, head.id);
     }
     const heartbeat: AdvanceHeartbeat = { step: head.state.step, checkpointId: head.id };
     if (o.inFlight) run.heartbeat = heartbeat;
@@ -311,6 +329,8 @@ const unusedGateway: TemporalGateway = {
 export interface TestApi {
   workflows: FakeWorkflows;
   store: CheckpointStore;
+  /** The ownership markers the fake worker writes and the services read. */
+  owners: CheckpointOwners;
   jobs: JobDeps;
   /** A caller of the app router as `tenant`'s key; `signal` is the request's (a subscription stops when it aborts). */
   as(tenant: string, o?: { signal?: AbortSignal }): ReturnType<typeof createCaller>;
@@ -320,8 +340,10 @@ export interface TestApi {
 /** The app router over the fakes, with an inner context per tenant; `acme` has a webhook secret. */
 export async function testApi(o: { watchIntervalMs?: number; checkpoints?: JobDeps['checkpoints'] } = {}): Promise<TestApi> {
   const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-api-unit-'));
-  const store = new CheckpointStore(new LocalBlobStore(dir, { idOf: checkpointIdOf }));
-  const workflows = new FakeWorkflows(store);
+  const blobs = new LocalBlobStore(dir, { idOf: checkpointIdOf });
+  const store = new CheckpointStore(blobs);
+  const owners = new CheckpointOwners(blobs.records);
+  const workflows = new FakeWorkflows(store, owners);
   const jobs: JobDeps = {
     checkpoints: o.checkpoints ?? new CheckpointReader(store, toyModels),
     models: await ModelCatalog.load([]),
@@ -329,6 +351,7 @@ export async function testApi(o: { watchIntervalMs?: number; checkpoints?: JobDe
     watchIntervalMs: o.watchIntervalMs ?? 1,
     limiter: new RateLimiter(1_000_000),
     webhookTenants: new Set(['acme']),
+    owners,
   };
   const inner = (tenant: string): InnerContext => ({
     temporal: unusedGateway,
@@ -341,6 +364,7 @@ export async function testApi(o: { watchIntervalMs?: number; checkpoints?: JobDe
   return {
     workflows,
     store,
+    owners,
     jobs,
     as: (tenant, options) => createCaller(inner(tenant), options),
     close: () => rmSync(dir, { recursive: true, force: true }),

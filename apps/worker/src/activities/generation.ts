@@ -36,18 +36,28 @@ async function startingPoint(engine: GenerationEngine, headId: string, step: num
   return at.checkpointId;
 }
 
-export function createGenerationActivities({ engine, logger, metrics }: ActivityDeps & { engine: GenerationEngine }) {
+export function createGenerationActivities({ engine, logger, metrics, ownership }: ActivityDeps & { engine: GenerationEngine }) {
+  /** Marks checkpoints as the running generation's tenant's (before the workflow or a heartbeat names them). */
+  const own = async (...checkpointIds: string[]): Promise<void> => {
+    const workflow = Context.current().info.workflowExecution;
+    if (ownership && workflow) await ownership.record(workflow.workflowId, checkpointIds);
+  };
   return {
     /** The generation's root checkpoint: new, or derived from an earlier checkpoint (branch/refine). */
     async startGeneration(root: GenerationRoot): Promise<CheckpointSummary> {
       try {
-        if (root.kind === 'new') return await engine.create(root.request);
-        if (root.kind === 'resume') return await engine.describe(root.checkpointId);
-        const from = root.atStep === undefined ? root.checkpointId : await startingPoint(engine, root.checkpointId, root.atStep);
-        return await engine.derive(from, {
-          ...(root.overrides ? { overrides: root.overrides } : {}),
-          ...(root.refine ? { refine: root.refine } : {}),
-        });
+        let made: CheckpointSummary;
+        if (root.kind === 'new') made = await engine.create(root.request);
+        else if (root.kind === 'resume') made = await engine.describe(root.checkpointId);
+        else {
+          const from = root.atStep === undefined ? root.checkpointId : await startingPoint(engine, root.checkpointId, root.atStep);
+          made = await engine.derive(from, {
+            ...(root.overrides ? { overrides: root.overrides } : {}),
+            ...(root.refine ? { refine: root.refine } : {}),
+          });
+        }
+        await own(made.checkpointId);
+        return made;
       } catch (error) {
         throw classify(error);
       }
@@ -70,6 +80,8 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
         if (resumed && resumed.step > start.step && resumed.step <= target) {
           try {
             head = await engine.describe(resumed.checkpointId);
+            // Every heartbeated checkpoint was marked before its heartbeat; marking the resumed head again is idempotent.
+            await own(head.checkpointId);
             logger.info({ from: start.step, resumedAt: head.step, attempt: ctx.info.attempt }, 'advance resumed from heartbeat');
           } catch (error) {
             // Lost with its machine before it was made durable: redo the steps (deterministic).
@@ -92,6 +104,7 @@ export function createGenerationActivities({ engine, logger, metrics }: Activity
             throw new Error(`advance interrupted at step ${head.step} (${describeCancel(ctx.cancellationDetails)})`);
           }
           head = await engine.advance(head.checkpointId);
+          await own(head.checkpointId);
           ctx.heartbeat({ step: head.step, checkpointId: head.checkpointId } satisfies AdvanceHeartbeat);
         }
         // The checkpoint the workflow will record must outlive this machine.

@@ -3,6 +3,7 @@ import type { GenerationEngine } from '../engine.js';
 import type { WorkerMetrics } from '../metrics.js';
 import { createGcActivities, type CheckpointCollector } from './gc.js';
 import { createGenerationActivities } from './generation.js';
+import type { OwnershipRecorder } from './ownership.js';
 import { createSmokeActivities } from './smoke.js';
 import { createWebhookActivities } from './webhook.js';
 
@@ -16,9 +17,12 @@ export interface ActivityDeps {
   webhookSecrets?: ReadonlyMap<string, string>;
   /** Retention's mark and sweep (the `collectCheckpoints` activity, on the CPU queue). */
   collector?: CheckpointCollector;
+  /** Which tenant's generation stored each checkpoint (absent: no markers, raw-id branches of these checkpoints are refused). */
+  ownership?: OwnershipRecorder;
 }
 
 export type { CheckpointCollector, GcInput } from './gc.js';
+export { ownershipRecorder, temporalTenantOf, type OwnershipRecorder, type TenantOf } from './ownership.js';
 
 /** Built once per worker process; tests inject their own implementations of our interfaces here. */
 export function createActivities(deps: ActivityDeps): Partial<Activities> {
