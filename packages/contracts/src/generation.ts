@@ -99,8 +99,15 @@ export interface CheckpointSummary {
 export interface GenerationWorkflowInput {
   generationId: string;
   root: GenerationRoot;
-  /** Steps per `advance` activity (a checkpoint is still written after every step). */
+  /** Steps per `advance` activity (a checkpoint is still written after every step); with `minActivityMs`, the first activity's. */
   stepsPerActivity: number;
+  /**
+   * Adaptive steps per activity: each `advance` after the first runs the steps that fill about
+   * this much step time at the previous activity's ms per step ({@link adaptiveStepsPerActivity}).
+   * Decided from activity results recorded in the history, so a replay decides the same. Unset:
+   * every activity runs `stepsPerActivity` steps.
+   */
+  minActivityMs?: number;
   tenant?: string;
   batchId?: string;
   /** POSTed (signed) when the generation succeeds, fails, is canceled or expires. */
@@ -119,7 +126,15 @@ export interface GenerationWorkflowInput {
    */
   continueAsNewAfterEvents?: number;
   /** Carried across continue-as-new. */
-  carry?: { head: CheckpointSummary; root: CheckpointSummary; activities: number; stepMs: number; runs: number };
+  carry?: {
+    head: CheckpointSummary;
+    root: CheckpointSummary;
+    activities: number;
+    stepMs: number;
+    runs: number;
+    /** The adaptive steps per activity reached (with `minActivityMs`). */
+    stepsPerActivity?: number;
+  };
 }
 
 /**
@@ -190,6 +205,8 @@ export interface BatchWorkflowInput {
   /** Generations running at once. */
   concurrency: number;
   stepsPerActivity: number;
+  /** Adaptive steps per activity for every item (GenerationWorkflowInput.minActivityMs). */
+  minActivityMs?: number;
   tenant?: string;
   heartbeatTimeoutSeconds?: number;
   /** Every item's generation delivers its final state to this webhook. */
@@ -221,6 +238,27 @@ export const MAX_BATCH_ITEMS = 500;
  * (`node --import tsx bench/pipeline/bench.ts`). A checkpoint is still written after every step.
  */
 export const DEFAULT_STEPS_PER_ACTIVITY = 32;
+
+/**
+ * Step time one adaptive `advance` activity aims for (GenerationWorkflowInput.minActivityMs): about
+ * 2 s keeps Temporal's round trip per activity (tens of ms here) a few percent of the model time
+ * whatever the model's size (bench/results/scale.json: `node --import tsx bench/scale/bench.ts`).
+ */
+export const DEFAULT_MIN_ACTIVITY_MS = 2000;
+/** Most steps one adaptive activity runs (a fast model would otherwise run thousands). */
+export const MAX_STEPS_PER_ACTIVITY = 1024;
+
+/**
+ * Steps for the next adaptive activity: those that fill `minActivityMs` at the ms per step the
+ * last one measured, between 1 and MAX_STEPS_PER_ACTIVITY; `previous` when the last one ran no
+ * step (nothing measured). Pure: the workflow calls it on results recorded in its history.
+ */
+export function adaptiveStepsPerActivity(last: Pick<AdvanceResult, 'ms' | 'stepsRun'>, minActivityMs: number, previous: number): number {
+  if (last.stepsRun <= 0) return previous;
+  // `ms` is whole milliseconds: 0 means under 1 ms for all of the steps
+  const msPerStep = Math.max(last.ms, 1) / last.stepsRun;
+  return Math.min(MAX_STEPS_PER_ACTIVITY, Math.max(1, Math.ceil(minActivityMs / msPerStep)));
+}
 
 /**
  * A generation run continues as new at this many history events (about 8 per activity) or at

@@ -72,6 +72,7 @@ export async function batch(input: BatchWorkflowInput): Promise<BatchStatus> {
             generationId: spec.generationId,
             root: spec.root,
             stepsPerActivity: input.stepsPerActivity,
+            ...(input.minActivityMs !== undefined ? { minActivityMs: input.minActivityMs } : {}),
             batchId: input.batchId,
             ...(input.tenant ? { tenant: input.tenant } : {}),
             ...(input.webhook ? { webhook: input.webhook } : {}),

@@ -90,6 +90,20 @@ describe('generation workflow', () => {
     expect(await description.memo?.['headCheckpointId']).toBe(result.final.checkpointId);
   });
 
+  it('adapts the steps per activity to the measured step time (minActivityMs), from the recorded results', async () => {
+    // steps of a few ms against a target of an hour: after the 2 measured steps, the rest at once
+    const coarse = await start({ root: { kind: 'new', request: { total: 9, seed: 4 } }, stepsPerActivity: 2, minActivityMs: 3_600_000 });
+    const a = (await coarse.result()) as GenerationResult;
+    expect(a.final.text).toBe(await direct(9, 4));
+    expect(a.timings.activities).toBe(2);
+    // a target below one step's time: one step per activity after the first 3
+    const fine = await start({ root: { kind: 'new', request: { total: 6, seed: 4 } }, stepsPerActivity: 3, minActivityMs: 0.001 });
+    const b = (await fine.result()) as GenerationResult;
+    expect(b.final.text).toBe(await direct(6, 4));
+    expect(b.timings.activities).toBe(4);
+    expect((await engine.ancestry(b.final.checkpointId)).map((c) => c.step)).toEqual([6, 5, 4, 3, 2, 1, 0]);
+  });
+
   it('continues as new without losing progress and ends with the same output', async () => {
     const handle = await start({ root: { kind: 'new', request: { total: 9, seed: 11 } }, stepsPerActivity: 2, continueAsNewEvery: 2 });
     const result = (await handle.result()) as GenerationResult;

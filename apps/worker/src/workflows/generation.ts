@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  adaptiveStepsPerActivity,
   CONTINUE_AS_NEW_HISTORY_BYTES,
   CONTINUE_AS_NEW_HISTORY_EVENTS,
   CPU_TASK_QUEUE,
@@ -198,8 +199,11 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
       publish();
     }
     current = head;
+    // adaptive (minActivityMs): from the recorded results, so replays decide the same
+    let stepsPerActivity = input.carry?.stepsPerActivity ?? input.stepsPerActivity;
     while (!current.done) {
-      const result: AdvanceResult = await advance({ checkpointId: current.checkpointId, maxSteps: input.stepsPerActivity });
+      const result: AdvanceResult = await advance({ checkpointId: current.checkpointId, maxSteps: stepsPerActivity });
+      if (input.minActivityMs !== undefined) stepsPerActivity = adaptiveStepsPerActivity(result, input.minActivityMs, stepsPerActivity);
       head = current = result.head;
       timings.activities += 1;
       timings.stepMs += result.ms;
@@ -212,7 +216,14 @@ export async function generation(input: GenerationWorkflowInput): Promise<Genera
       if (!current.done && (historyFull || (every !== undefined && timings.activities % every === 0))) {
         return await continueAsNew<typeof generation>({
           ...input,
-          carry: { head: current, root: root ?? current, activities: timings.activities, stepMs: timings.stepMs, runs: timings.runs },
+          carry: {
+            head: current,
+            root: root ?? current,
+            activities: timings.activities,
+            stepMs: timings.stepMs,
+            runs: timings.runs,
+            ...(input.minActivityMs !== undefined ? { stepsPerActivity } : {}),
+          },
         });
       }
     }
