@@ -8,6 +8,9 @@ const t = initTRPC
   .context<InnerContext>()
   .meta<OpenApiMeta>()
   .create({
+    // Error bodies never carry stack traces (tRPC adds them in dev mode, which it assumes when
+    // NODE_ENV is unset): file paths are ours, not the client's.
+    isDev: false,
     // Pings keep proxies from closing a quiet `watch`; the client reconnects with lastEventId.
     sse: { ping: { enabled: true, intervalMs: 10_000 }, client: { reconnectAfterInactivityMs: 30_000 } },
   });

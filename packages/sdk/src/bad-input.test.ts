@@ -100,6 +100,16 @@ describe('bad input', () => {
     );
   });
 
+  it('error bodies carry the code and the message, never a stack trace', async () => {
+    const res = await fetch(`${stack.api.url}/generations.get?input=${encodeURIComponent(JSON.stringify({ id: 'gen-nope' }))}`, {
+      headers: auth,
+    });
+    expect(res.status).toBe(404);
+    const text = await res.text();
+    expect((JSON.parse(text) as { error: { data: { code: string } } }).error.data.code).toBe('NOT_FOUND');
+    expect(text).not.toMatch(/"stack"|\.ts:\d+|node_modules/);
+  });
+
   it('malformed bodies, huge bodies, unknown ids and bad routes are 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 300 }), async (text) => {

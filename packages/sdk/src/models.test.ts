@@ -109,7 +109,7 @@ describe('contract v1 and v2 side by side (API → Temporal → one worker)', ()
       expect(PNG.sync.read(bytes)).toMatchObject({ width: 16, height: 16 });
       expect(bytes.equals(await readFile(path.join(out, cli.images[k]!))), `image ${k}`).toBe(true);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('refuses what a model cannot take, naming the cause, before starting anything', async () => {
     const wordOutside = stack.acme.generations.create({ model: 'tiny-model', prompt: 'draw a giraffe' });
