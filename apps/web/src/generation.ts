@@ -1,4 +1,4 @@
-import type { Generation, ProgressEvent } from '@oneflow/sdk/browser';
+import type { Generation, OneflowClient, ProgressEvent, StepSnapshot } from '@oneflow/sdk/browser';
 import { useEffect, useState } from 'react';
 import { useApi } from './api.js';
 import { FINAL, follow, type StreamStatus } from './lib/events.js';
@@ -24,11 +24,44 @@ export function frameOf(e: ProgressEvent): Frame {
     state: e.state,
     tText: e.tText,
     text: e.text,
-    pieces: piecesOf(e as ProgressEvent & { pieces?: string[] }),
+    pieces: piecesOf(e),
     images: e.images,
     checkpointId: e.checkpointId,
     error: e.error,
   };
+}
+
+/** A frame from a step snapshot (`generations.steps`): no state or expected steps, which events carry. */
+export function frameOfSnapshot(s: StepSnapshot): Frame {
+  return {
+    step: s.step,
+    steps: null,
+    state: 'running',
+    tText: s.tText,
+    text: s.text,
+    pieces: piecesOf(s),
+    images: s.imageClocks.map((clock, index) => ({ index, clock })),
+    checkpointId: s.checkpointId,
+    error: null,
+  };
+}
+
+/** Frames ascending by step, one per step; an event's frame replaces a snapshot's (it knows the state). */
+export function mergeFrames(frames: readonly Frame[], incoming: readonly Frame[], incomingWins: boolean): Frame[] {
+  const byStep = new Map(frames.map((f) => [f.step, f]));
+  for (const f of incoming) if (incomingWins || !byStep.has(f.step)) byStep.set(f.step, f);
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}
+
+/** Every finished step of a generation, page by page (500 a page). */
+async function loadSteps(client: OneflowClient, id: string, signal: AbortSignal, onPage: (frames: Frame[]) => void): Promise<void> {
+  let fromStep: number | undefined;
+  for (let page = 0; page < 200 && !signal.aborted; page++) {
+    const res = await client.generations.steps({ id, limit: 500, ...(fromStep !== undefined ? { fromStep } : {}) });
+    onPage(res.items.map(frameOfSnapshot));
+    if (res.nextStep === null) return;
+    fromStep = res.nextStep;
+  }
 }
 
 export interface GenerationLive {
@@ -61,6 +94,13 @@ export function useGeneration(id: string, nonce = 0): GenerationLive {
         return l;
       });
     }, 1000);
+    // The recorded steps come in pages from the checkpoints; the live stream adds (and wins over) them.
+    void loadSteps(
+      client,
+      id,
+      ac.signal,
+      (page) => !ac.signal.aborted && setLive((l) => ({ ...l, frames: mergeFrames(l.frames, page, false) })),
+    ).catch(() => undefined);
     let lastState: string | null = null;
     void follow<ProgressEvent>({
       open: ({ lastEventId, signal }) => client.generations.watch(id, { ...(lastEventId ? { lastEventId } : {}), signal }),
@@ -68,12 +108,7 @@ export function useGeneration(id: string, nonce = 0): GenerationLive {
       onStatus: (status, detail) => setLive((l) => ({ ...l, status, detail: detail ?? null })),
       onEvent: (e) => {
         const f = frameOf(e);
-        setLive((l) => {
-          const frames = l.frames.filter((x) => x.step !== f.step);
-          frames.push(f);
-          frames.sort((a, b) => a.step - b.step);
-          return { ...l, frames, events: l.events + 1 };
-        });
+        setLive((l) => ({ ...l, frames: mergeFrames(l.frames, [f], true), events: l.events + 1 }));
         if (e.state !== lastState || FINAL.includes(e.state)) void refresh();
         lastState = e.state;
       },

@@ -13,6 +13,10 @@ export type GenerationState = Generation['state'];
 export type GenerationSummary = RouterOutputs['generations']['list']['items'][number];
 export type GenerationPage = RouterOutputs['generations']['list'];
 export type Lineage = RouterOutputs['generations']['lineage'];
+/** A page of a generation's finished steps (oldest first), for timelines. */
+export type StepPage = RouterOutputs['generations']['steps'];
+export type StepSnapshot = StepPage['items'][number];
+export type StepsInput = RouterInputs['generations']['steps'];
 export type Batch = RouterOutputs['batches']['get'];
 export type BatchPage = RouterOutputs['batches']['list'];
 export type Model = RouterOutputs['models']['list'][number];
@@ -206,6 +210,8 @@ export function createCoreClient(options: ClientOptions, EventSource: EventSourc
     branch: (input: BranchInput): Promise<Generation> => trpc.generations.branch.mutate(input),
     refine: (input: RefineInput): Promise<Generation> => trpc.generations.refine.mutate(input),
     lineage: (id: string): Promise<Lineage> => trpc.generations.lineage.query({ id }),
+    /** Finished steps from `fromStep` (default the first), at most `limit` (≤ 500); `nextStep` pages on. */
+    steps: (input: StepsInput): Promise<StepPage> => trpc.generations.steps.query(input),
     watch,
     /** Resolves with the generation once it is in a final state (polls `get`). */
     wait: async (id: string, opts: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Generation> => {

@@ -67,7 +67,7 @@ export function GenerateForm() {
     setErrors([]);
     setBusy(true);
     try {
-      const g = await client.generations.create(input as Parameters<typeof client.generations.create>[0]);
+      const g = await client.generations.create(input);
       noteRequest(g.id, { prompt, images: images.length });
       navigate(null, `/g/${g.id}`);
     } catch (error) {
@@ -125,7 +125,7 @@ export function GenerateForm() {
       </Field>
       {model && (
         <p className="muted model-info" data-testid="model-info">
-          images {model.latentShape.join('×')} · up to {model.maxTokens} tokens, {model.maxImages} images · defaults: steps{' '}
+          images {model.imageShape.join('×')} · up to {model.maxTokens} tokens, {model.maxImages} images · defaults: steps{' '}
           {model.defaults.steps}, guidance {model.defaults.guidance}, image guidance {model.defaults.imageGuidance}, temperature{' '}
           {model.defaults.temperature}, top-k {model.defaults.topK}
         </p>
@@ -143,7 +143,11 @@ export function GenerateForm() {
         <Field
           label="Prompt"
           htmlFor="prompt"
-          help={model ? `${model.vocabulary.length} words; ${IMAGE_TOKEN} takes the next image · Ctrl/⌘+Enter submits` : undefined}
+          help={
+            model
+              ? `${model.vocabulary ? `${model.vocabulary.length} words` : 'free text'}; ${IMAGE_TOKEN} takes the next image · Ctrl/⌘+Enter submits`
+              : undefined
+          }
           error={err('prompt')}
         >
           <textarea
@@ -157,7 +161,7 @@ export function GenerateForm() {
             aria-invalid={err('prompt') ? true : undefined}
           />
         </Field>
-        {model && (
+        {model?.vocabulary && (
           <details className="vocab">
             <summary>Vocabulary</summary>
             <p className="muted">{model.vocabulary.join(' ')}</p>

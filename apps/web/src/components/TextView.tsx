@@ -45,7 +45,7 @@ export function TextView({
           }
           return (
             <span key={i} className={cls} data-token={i} title={`token ${i + 1}`}>
-              {piece}
+              {piece.trim()}
             </span>
           );
         })}

@@ -48,13 +48,21 @@ export function Preview({ id, index, step, clock, label }: { id: string; index: 
       alive = false;
     };
   }, [client, settings.apiKey, id, index, step]);
-  const size = 28 * settings.zoom;
+  // The model's image size, read from the PNG itself; 28 px until it has loaded.
+  const [natural, setNatural] = useState<[number, number]>([28, 28]);
+  const [w, h] = [natural[0] * settings.zoom, natural[1] * settings.zoom];
   return (
     <figure className="preview" data-image={index} data-step={step}>
       {url ? (
-        <img src={url} width={size} height={size} alt={label ?? `image ${index + 1} at step ${step}, clock ${clock.toFixed(2)}`} />
+        <img
+          src={url}
+          width={w}
+          height={h}
+          onLoad={(e) => setNatural([e.currentTarget.naturalWidth, e.currentTarget.naturalHeight])}
+          alt={label ?? `image ${index + 1} at step ${step}, clock ${clock.toFixed(2)}`}
+        />
       ) : (
-        <div className="preview-placeholder" style={{ width: size, height: size }} aria-hidden="true">
+        <div className="preview-placeholder" style={{ width: w, height: h }} aria-hidden="true">
           {failed ? '×' : ''}
         </div>
       )}

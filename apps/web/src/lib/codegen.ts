@@ -43,7 +43,7 @@ function displayInput(input: Record<string, unknown>): { value: Record<string, u
 
 /** TypeScript with the SDK (`@oneflow/sdk`) doing what is on screen. */
 export function sdkSnippet(call: ApiCall, baseUrl: string): string {
-  const { value, elided } = displayInput(call.input as Record<string, unknown>);
+  const { value, elided } = displayInput(call.input);
   const head = [
     `import { createClient } from '@oneflow/sdk';`,
     ``,
@@ -67,7 +67,7 @@ export function sdkSnippet(call: ApiCall, baseUrl: string): string {
 /** The same as curl against the REST routes under `/api` (watch: the tRPC SSE route). */
 export function curlSnippet(call: ApiCall, baseUrl: string): string {
   const auth = `-H "authorization: Bearer $ONEFLOW_API_KEY"`;
-  const { value, elided } = displayInput(call.input as Record<string, unknown>);
+  const { value, elided } = displayInput(call.input);
   const note = elided ? `# images: base64-encoded PNG files (base64 -w0 digit.png)\n` : '';
   if (call.procedure === 'generations.watch') {
     const q = encodeURIComponent(JSON.stringify({ id: call.input.id }));
@@ -82,7 +82,8 @@ export function curlSnippet(call: ApiCall, baseUrl: string): string {
   });
   if (route.method === 'GET') {
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(input)) if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+    for (const [k, v] of Object.entries(input))
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') if (v !== '') params.set(k, String(v));
     const qs = params.toString();
     return `${note}curl ${auth} ${shellQuote(`${baseUrl}/api${path}${qs ? `?${qs}` : ''}`)}`;
   }

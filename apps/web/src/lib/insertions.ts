@@ -4,7 +4,10 @@
  * not (a refinement deleted a span), the longest common subsequence decides. `mask[i]` is true
  * when `next[i]` was inserted.
  */
-export function insertedMask(prev: readonly string[], next: readonly string[]): boolean[] {
+export function insertedMask(prevPieces: readonly string[], nextPieces: readonly string[]): boolean[] {
+  // Surface texts carry their leading space, which can change when a token is inserted before them.
+  const prev = prevPieces.map((p) => p.trim());
+  const next = nextPieces.map((p) => p.trim());
   const mask = new Array<boolean>(next.length).fill(true);
   let j = 0;
   for (let i = 0; i < next.length && j < prev.length; i++) {

@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Model } from '@oneflow/sdk/browser';
 import { REPO_ROOT } from '@oneflow/devstack';
 import { describe, expect, it } from 'vitest';
 import { createRequestSchema, paramFields, paramValues } from './params.js';
 
 // The form is generated from the API's own OpenAPI document (the file the API serves as /openapi.json).
 const openapi: unknown = JSON.parse(readFileSync(path.join(REPO_ROOT, 'docs', 'openapi.json'), 'utf8'));
-const model = {
+const model: Model = {
   name: 'tiny-model',
-  latentShape: [1, 28, 28] as [number, number, number],
+  format: 'oneflow-v1',
+  imageShape: [1, 28, 28],
+  latentShape: [1, 28, 28],
+  tokenizer: 'word',
   maxTokens: 40,
   maxImages: 6,
   defaults: { steps: 32, guidance: 1, imageGuidance: 2, temperature: 0.3, topK: 0 },
