@@ -386,8 +386,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         `final ${job.key}`,
         async () => {
           for (;;) {
-            const g = await clients[job.tenant].generations.get(job.id!);
-            if (FINAL.has(g.state)) return g;
+            // A batch item the batch has not started yet (it starts `concurrency` at a time) is not there yet.
+            const g = await clients[job.tenant].generations.get(job.id!).catch((error: unknown) => {
+              if (job.kind === 'batch-item' && errorCode(error) === 'NOT_FOUND') return null;
+              throw error;
+            });
+            if (g && FINAL.has(g.state)) return g;
             await sleep(500);
           }
         },
