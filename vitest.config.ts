@@ -3,7 +3,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: { conditions: ['source'] },
   test: {
-    include: ['apps/*/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'infra/dev/src/**/*.test.ts', 'tests/**/*.test.ts', 'bench/**/*.test.ts'],
+    include: [
+      'apps/*/src/**/*.test.ts',
+      'packages/*/src/**/*.test.ts',
+      'infra/dev/src/**/*.test.ts',
+      'tests/**/*.test.ts',
+      'bench/**/*.test.ts',
+    ],
     globalSetup: ['./infra/dev/src/vitest-global-setup.ts'],
     setupFiles: ['./infra/dev/src/vitest-setup.ts'],
     testTimeout: 60_000,
