@@ -246,7 +246,7 @@ async function pipeline() {
 }
 
 const PARTS = { forward, host, batcher, pipeline } satisfies Record<string, () => Promise<unknown>>;
-const measured: Record<string, unknown> = {};
+const measured: Record<string, object> = {};
 for (const p of parts) {
   if (!(p in PARTS)) throw new Error(`unknown part ${p}; known: ${Object.keys(PARTS).join(', ')}`);
   log(`${sizeKey}: ${p}`);
@@ -260,7 +260,11 @@ const previous = existsSync(values.out)
 const results = previous.results ?? {};
 const entry = results[sizeKey] ?? {};
 for (const [p, r] of Object.entries(measured))
-  entry[p] = { ...(Array.isArray(r) ? { rows: r } : r), machine: machine(), measuredAt: new Date().toISOString() };
+  entry[p] = {
+    ...(Array.isArray(r) ? { rows: r } : r),
+    machine: machine(),
+    measuredAt: new Date().toISOString(),
+  };
 results[sizeKey] = {
   ...entry,
   model: path.relative(REPO_ROOT, modelDir),

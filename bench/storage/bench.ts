@@ -100,7 +100,14 @@ async function main(): Promise<void> {
       ];
     }),
   );
-  await writeReport(values.out, { model: model.spec.name, generations: perGeneration.length, checkpoints, keepEvery, summary, perGeneration });
+  await writeReport(values.out, {
+    model: model.spec.name,
+    generations: perGeneration.length,
+    checkpoints,
+    keepEvery,
+    summary,
+    perGeneration,
+  });
   log(JSON.stringify(summary, null, 2));
 }
 

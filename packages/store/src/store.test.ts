@@ -111,7 +111,7 @@ function contract(
       await r.put('pins/x.json', bytes('{"a":1}'));
       await r.put('pins/x.json', bytes('{"a":2}'));
       await r.put('index/g1.json', bytes('{}'));
-      expect(new TextDecoder().decode((await r.get('pins/x.json')))).toBe('{"a":2}');
+      expect(new TextDecoder().decode(await r.get('pins/x.json'))).toBe('{"a":2}');
       const keys: string[] = [];
       for await (const k of r.list('pins/')) keys.push(k);
       expect(keys).toEqual(['pins/x.json']);
