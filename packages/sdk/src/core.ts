@@ -17,6 +17,9 @@ export type Lineage = RouterOutputs['generations']['lineage'];
 export type StepPage = RouterOutputs['generations']['steps'];
 export type StepSnapshot = StepPage['items'][number];
 export type StepsInput = RouterInputs['generations']['steps'];
+/** A pinned step: retention never collects its checkpoint. */
+export type Pin = RouterOutputs['generations']['pin'];
+export type Unpin = RouterOutputs['generations']['unpin'];
 export type Batch = RouterOutputs['batches']['get'];
 export type BatchPage = RouterOutputs['batches']['list'];
 export type Model = RouterOutputs['models']['list'][number];
@@ -212,6 +215,10 @@ export function createCoreClient(options: ClientOptions, EventSource: EventSourc
     lineage: (id: string): Promise<Lineage> => trpc.generations.lineage.query({ id }),
     /** Finished steps from `fromStep` (default the first), at most `limit` (≤ 500); `nextStep` pages on. */
     steps: (input: StepsInput): Promise<StepPage> => trpc.generations.steps.query(input),
+    /** Keeps step `step`'s checkpoint whatever the retention policy says (NOT_FOUND once collected). */
+    pin: (id: string, step: number): Promise<Pin> => trpc.generations.pin.mutate({ id, step }),
+    /** Stops keeping it (`unpinned: false` when it was not pinned). */
+    unpin: (id: string, step: number): Promise<Unpin> => trpc.generations.unpin.mutate({ id, step }),
     watch,
     /** Resolves with the generation once it is in a final state (polls `get`). */
     wait: async (id: string, opts: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Generation> => {

@@ -105,12 +105,18 @@ describe('retention through the API', () => {
     const pin = await rest(KEYS.acme, `/generations/${done.id}/pins`, { step: 3 });
     expect(pin.status).toBe(404);
     expect(pin.body.message).toMatch(/collected by retention/);
+    expect(await codeOf(stack.acme.generations.pin(done.id, 3))).toBe('NOT_FOUND');
   });
 
-  it('unpins a step; the next run collects it', async () => {
+  it('unpins a step (REST and the SDK); the next run collects it', async () => {
     const unpin = await rest(KEYS.acme, `/generations/${done.id}/unpin`, { step: 5 });
     expect(unpin.body).toMatchObject({ unpinned: true });
     expect((await rest(KEYS.acme, `/generations/${done.id}/unpin`, { step: 5 })).body).toMatchObject({ unpinned: false });
+    // The SDK's pin and unpin: the same records (step 20 is kept by the policy anyway).
+    expect(await stack.acme.generations.pin(done.id, 20)).toMatchObject({ generationId: done.id, step: 20 });
+    expect(await codeOf(stack.umbrella.generations.pin(done.id, 20))).toBe('NOT_FOUND');
+    expect(await stack.acme.generations.unpin(done.id, 20)).toEqual({ generationId: done.id, step: 20, unpinned: true });
+    expect(await stack.acme.generations.unpin(done.id, 20)).toEqual({ generationId: done.id, step: 20, unpinned: false });
     await gc();
     const page = await stack.acme.generations.steps({ id: done.id, limit: 500 });
     expect(page.items.map((s) => s.step)).not.toContain(5);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3, type LocalS3Server } from '@oneflow/devstack';
-import { generationCheckpoints, RetentionRecords, type Link } from '@oneflow/engine';
+import { CheckpointOwners, generationCheckpoints, RetentionRecords, type Link } from '@oneflow/engine';
 import { LocalBlobStore, S3BlobStore, type BlobStore } from '@oneflow/store';
 import { CounterEngine } from '../testing/counter-engine.js';
 import { collectCheckpoints, RefusedError, type GcOptions, type GenerationRecord, type GenerationSource } from './collector.js';
@@ -99,6 +99,29 @@ describe('checkpoint collector: policy rules', () => {
     const again = await run(store, engine, [a.record], policy());
     expect(again.blobs).toMatchObject({ total: 4, kept: 4, reclaimed: 0 });
     expect(stepsLeft(a.ids, await present(store))).toEqual([0, 10, 20, 25]);
+  });
+
+  it('removes the ownership markers of the checkpoints it collects, for the tenant whose generation held them, and only those', async () => {
+    const { store, engine } = local();
+    const a = await generation(engine, 'gen-a', { total: 12, tenant: 'acme' });
+    const owners = new CheckpointOwners(store.records);
+    await owners.record('acme', a.ids.values());
+    const orphan = (await engine.create({ total: 3, seed: 77 })).checkpointId; // a blob of no listed generation
+    await owners.record('umbrella', [orphan]);
+    const report = await run(store, engine, [a.record], policy({ keepAllHours: 0 }));
+    const have = await present(store);
+    expect(stepsLeft(a.ids, have)).toEqual([0, 10, 12]);
+    const marked = async (tenant: string, ids: Iterable<string>) => {
+      const out: string[] = [];
+      for (const id of ids) if (await owners.owns(tenant, id)) out.push(id);
+      return out;
+    };
+    expect(await marked('acme', a.ids.values())).toEqual([0, 10, 12].map((k) => a.ids.get(k)));
+    expect(report.markersForgotten).toBe(10);
+    expect(report.blobs.reclaimed).toBe(11); // the orphan's blob went too (past the keep-all time)
+    expect(await owners.owns('umbrella', orphan)).toBe(true);
+    const dry = await run(store, engine, [a.record], policy({ keepAllHours: 0 }), { dryRun: true });
+    expect(dry.markersForgotten).toBe(0);
   });
 
   it('keeps every step inside the keep-all window; a tenant override applies to that tenant only', async () => {

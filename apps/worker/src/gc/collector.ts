@@ -1,4 +1,4 @@
-import { generationCheckpoints, RetentionRecords, type GenerationIndex, type Link } from '@oneflow/engine';
+import { CheckpointOwners, generationCheckpoints, RetentionRecords, type GenerationIndex, type Link } from '@oneflow/engine';
 import type { BlobEntry, BlobStore } from '@oneflow/store';
 import type { Logger } from 'pino';
 import { rulesFor, type RetentionPolicy } from './policy.js';
@@ -40,6 +40,8 @@ export interface GcReport {
   blobs: { total: number; kept: number; reclaimed: number; young: number };
   bytes: { total: number; kept: number; reclaimed: number };
   indexesWritten: number;
+  /** Ownership markers removed with their collected checkpoints. */
+  markersForgotten: number;
 }
 
 export interface GcOptions {
@@ -70,7 +72,8 @@ export class RefusedError extends Error {
  * Mark and sweep: 1. list the store; 2. mark what the policy keeps of every generation (walk +
  * retention index), what open runs read, pins; 3. write the index of every generation that loses
  * checkpoints; 4. delete unmarked blobs older than the grace period, in batches, re-reading pins
- * and generations started since the mark before each batch. Deleting only unmarked blobs and
+ * and generations started since the mark before each batch; 5. remove the ownership markers of the
+ * deleted blobs (for the tenants whose generations held them). Deleting only unmarked blobs and
  * writing indexes first makes any interruption safe: a re-run finishes the job.
  */
 export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
@@ -139,6 +142,8 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
     else await markRun(g);
   }
   const indexes: { index: GenerationIndex; chain: string[]; before: GenerationIndex | null }[] = [];
+  /** The tenants whose generations hold each checkpoint: whose ownership markers go with it. */
+  const tenantsOf = new Map<string, Set<string>>();
   for (const g of gens) {
     const rules = rulesFor(o.policy, g.tenant);
     const before = await records.index(g.id);
@@ -151,6 +156,7 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
     chain.sort((x, y) => x.step - y.step);
     const keep = chain.filter((c) => {
       members.add(c.checkpointId);
+      if (g.tenant !== null) tenantsOf.set(c.checkpointId, (tenantsOf.get(c.checkpointId) ?? new Set()).add(g.tenant));
       if (pinnedIds.has(c.checkpointId) || pinnedSteps.has(`${g.id}\u0000${c.step}`)) return true;
       if (expired.has(g.id)) return false;
       return (
@@ -189,6 +195,8 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
   // 4. sweep, re-checking before every batch
   const batchSize = o.batchSize ?? 100;
   let deleted = 0;
+  let markersForgotten = 0;
+  const owners = new CheckpointOwners(o.store.records);
   let reclaimedBytes = 0;
   const reclaimedIds = new Set<string>();
   if (!dryRun) {
@@ -206,6 +214,9 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
       }
       o.onProgress?.({ deleted, candidates: candidates.length });
     }
+    // 5. the ownership markers of what is gone (a blob of no listed generation keeps its markers:
+    // whose they are is not known here, and a marker without its blob grants nothing to branch from)
+    for (const id of reclaimedIds) for (const tenant of tenantsOf.get(id) ?? []) if (await owners.forget(tenant, id)) markersForgotten++;
   } else {
     candidates = candidates.filter((e) => !marked.has(e.id));
     for (const e of candidates) {
@@ -226,6 +237,7 @@ export async function collectCheckpoints(o: GcOptions): Promise<GcReport> {
     blobs: { total: listing.size, kept: listing.size - deleted, reclaimed: deleted, young },
     bytes: { total: totalBytes, kept: totalBytes - reclaimedBytes, reclaimed: reclaimedBytes },
     indexesWritten,
+    markersForgotten,
   };
   o.logger?.info(report, dryRun ? 'checkpoint collection (dry run)' : 'checkpoint collection');
   return report;

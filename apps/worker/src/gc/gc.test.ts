@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CHECKPOINT_GC_SCHEDULE_ID,
   CPU_TASK_QUEUE,
+  newestCheckpointOf,
+  parseGenerationMemo,
   WORKFLOWS,
   type GenerationResult,
   type GenerationStatus,
@@ -15,7 +17,7 @@ import {
 } from '@oneflow/contracts';
 import { generationCheckpoints, RetentionRecords, type Link } from '@oneflow/engine';
 import { LocalBlobStore } from '@oneflow/store';
-import type { GcReport } from './collector.js';
+import type { GcReport, GenerationRecord } from './collector.js';
 import { collectCheckpoints } from './collector.js';
 import { retentionPolicySchema } from './policy.js';
 import { createCollector, ensureGcSchedule } from './setup.js';
@@ -121,6 +123,34 @@ describe('checkpoint collection with real generations', () => {
     // The next run records the branch point in the source generation's index.
     await gc();
     expect(await keptSteps(a.workflowId, aResult)).toEqual([0, 10, 13, 20, 25]);
+  });
+
+  it('a listing that lags behind (visibility) is not trusted: a generation it still calls running is read from the run itself', async () => {
+    const handle = await start({ kind: 'new', request: { total: 30, seed: 13 } });
+    for (;;) {
+      const s = await handle.query<GenerationStatus>('status');
+      if (s.step >= 10) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The listing as visibility had it mid-run, handed to the collector after the run finished.
+    let stale: WorkflowExecutionInfo | undefined;
+    while (!stale) {
+      for await (const e of worker.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) stale = e;
+      if (!stale) await new Promise((r) => setTimeout(r, 20));
+    }
+    const result = (await handle.result()) as GenerationResult;
+    expect(stale.status.name).toBe('RUNNING');
+    expect(newestCheckpointOf(parseGenerationMemo(stale.memo))).not.toBe(result.final.checkpointId);
+    // Visibility as it might still answer: this generation's row from mid-run, every other one as it is.
+    const source = temporalGenerations(worker.client, async function* (query) {
+      for await (const e of worker.client.workflow.list({ query })) yield e.workflowId === handle.workflowId ? stale : e;
+    });
+    const records: GenerationRecord[] = [];
+    for await (const g of source.all()) if (g.id === handle.workflowId) records.push(g);
+    expect(records).toMatchObject([{ id: handle.workflowId, open: false, headId: result.final.checkpointId }]);
+    await gc({ generations: source });
+    expect(await store.has(result.final.checkpointId)).toBe(true);
+    expect(await keptSteps(handle.workflowId, result)).toEqual([0, 10, 20, 30]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
   generationRootSchema,
@@ -12,16 +12,25 @@ import {
 } from '@oneflow/contracts';
 import type { GenerationRecord, GenerationSource } from './collector.js';
 
+/** Lists a namespace's executions for a visibility query (tests hand in a stale listing). */
+export type ExecutionLister = (query: string) => AsyncIterable<WorkflowExecutionInfo>;
+
 /** The generations of a Temporal namespace, from its visibility store (the current run of each id). */
-export function temporalGenerations(client: Client): GenerationSource {
-  async function recordOf(e: WorkflowExecutionInfo): Promise<GenerationRecord> {
+export function temporalGenerations(client: Client, list: ExecutionLister = (query) => client.workflow.list({ query })): GenerationSource {
+  async function recordOf(listed: WorkflowExecutionInfo): Promise<GenerationRecord> {
+    let e = listed;
+    let d: WorkflowExecutionDescription | null = null;
+    if (listed.status.name === 'RUNNING') {
+      // Visibility lags: a run it still lists as running may have stored newer checkpoints, or
+      // finished, since. Its memo and status come from the run itself, never from the listing.
+      d = await client.workflow.getHandle(listed.workflowId, listed.runId).describe();
+      e = d;
+    }
     const memo = parseGenerationMemo(e.memo);
     const open = e.status.name === 'RUNNING';
     let newestId = newestCheckpointOf(memo);
     const reads: GenerationRecord['reads'] = [];
-    if (open) {
-      const handle = client.workflow.getHandle(e.workflowId, e.runId);
-      const d = await handle.describe();
+    if (open && d) {
       // The step in flight: newer than the memo's head, and what a branch of the running generation starts from.
       for (const a of d.raw.pendingActivities ?? []) {
         const p = a.heartbeatDetails?.payloads?.[0];
@@ -62,7 +71,7 @@ export function temporalGenerations(client: Client): GenerationSource {
   /** The newest run of each workflow id among `query`'s executions (visibility lists every run). */
   async function currentRuns(query: string): Promise<WorkflowExecutionInfo[]> {
     const newest = new Map<string, WorkflowExecutionInfo>();
-    for await (const e of client.workflow.list({ query })) {
+    for await (const e of list(query)) {
       const seen = newest.get(e.workflowId);
       if (!seen || e.startTime > seen.startTime || (e.status.name === 'RUNNING' && seen.status.name !== 'RUNNING'))
         newest.set(e.workflowId, e);
