@@ -64,33 +64,6 @@ export function useApi(): Api {
   return api;
 }
 
-/** What the playground knows of a generation's request (the API does not echo prompts back). */
-export interface RequestNote {
-  prompt: string;
-  images: number;
-}
-const NOTES_KEY = 'oneflow.requests';
-
-export function noteRequest(id: string, note: RequestNote): void {
-  const all = readNotes();
-  all[id] = note;
-  const ids = Object.keys(all);
-  for (const old of ids.slice(0, Math.max(0, ids.length - 500))) delete all[old];
-  localStorage.setItem(NOTES_KEY, JSON.stringify(all));
-}
-
-export function requestNote(id: string): RequestNote | null {
-  return readNotes()[id] ?? null;
-}
-
-function readNotes(): Record<string, RequestNote> {
-  try {
-    return JSON.parse(localStorage.getItem(NOTES_KEY) ?? '{}') as Record<string, RequestNote>;
-  } catch {
-    return {};
-  }
-}
-
 /** Previews by generation, image and step: immutable on the server, so fetched once per page. */
 const previews = new Map<string, Promise<string>>();
 

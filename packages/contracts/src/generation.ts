@@ -31,13 +31,19 @@ export type SamplerOverrides = z.infer<typeof samplerOverridesSchema>;
  * The source of the `RefineOp` type: the sampler's handler table is checked against it.
  */
 export const refineOpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('renoiseImage'), image: z.number().int().min(0).max(255), to: z.number().min(0).max(1) }).strict(),
+  z
+    .object({
+      op: z.literal('renoiseImage'),
+      image: z.number().int().min(0).max(255).describe("the generated image to re-noise, as the generation's images count them"),
+      to: z.number().min(0).max(1).describe('the time it goes back to (0 = pure noise, 1 = as it is)'),
+    })
+    .strict(),
   z
     .object({
       op: z.literal('deleteText'),
-      start: z.number().int().min(0),
-      end: z.number().int().min(0),
-      reopenTo: z.number().min(0).max(1),
+      start: z.number().int().min(0).describe('first generated token to delete (0 = the first after the prompt, as in pieces)'),
+      end: z.number().int().min(0).describe('one past the last generated token to delete'),
+      reopenTo: z.number().min(0).max(1).describe('the text clock to go back to (never forward)'),
     })
     .strict(),
   z.object({ op: z.literal('replacePrompt'), prompt: z.string().min(1).max(2000) }).strict(),

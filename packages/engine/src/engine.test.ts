@@ -63,8 +63,8 @@ describe('preparing states (shared by the engine and the API’s dry runs)', () 
     const grown = withGenerated(root, [6, 7], 0.5, 2);
     const checkpoint = { id: 'c'.repeat(64), state: grown };
     expect(
-      await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 0, end: 2, reopenTo: 0 } })),
-    ).toMatch(/inside the generated tokens \[5, 7\)/);
+      await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 1, end: 3, reopenTo: 0 } })),
+    ).toMatch(/of the 2 generated tokens \[0, 2\)/);
     expect(await refusal(() => prepareDerived(models, checkpoint, { refine: { op: 'renoiseImage', image: 0, to: 0.5 } }))).toMatch(
       /out of range/,
     );
@@ -79,7 +79,7 @@ describe('preparing states (shared by the engine and the API’s dry runs)', () 
     expect(await refusal(() => prepareDerived(models, { id: checkpoint.id, state: other }, {}))).toMatch(
       /made with toy sha256 b+; this server has a+/,
     );
-    expect(prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 5, end: 6, reopenTo: 0.25 } }).state.tokens).toEqual([
+    expect(prepareDerived(models, checkpoint, { refine: { op: 'deleteText', start: 0, end: 1, reopenTo: 0.25 } }).state.tokens).toEqual([
       1, 4, 5, 6, 2, 7,
     ]);
   });

@@ -90,14 +90,23 @@ describe('refinement ops are defined once (the contracts schema) and handled by 
     expect(Object.keys(REFINE_HANDLERS).sort()).toEqual(['deleteText', 'renoiseImage', 'replacePrompt']);
   });
 
-  it('dispatches each op to its operation', () => {
+  it('dispatches each op to its operation, positions counted in the generated output (the prompt not included)', () => {
     const prompt = (text: string) => text.split(' ').map(Number);
-    expect(applyRefineOp(base, { op: 'deleteText', start: 5, end: 7, reopenTo: 0.5 }, prompt)).toEqual(
+    // Generated tokens of `base`: 6 <image> 7 <image> 8 (state positions 4..8); generated images 0, 1 = state images 1, 2.
+    expect(applyRefineOp(base, { op: 'deleteText', start: 1, end: 3, reopenTo: 0.5 }, prompt)).toEqual(
       deleteSpan(base, 5, 7, { tText: 0.5 }),
     );
     expect(applyRefineOp(base, { op: 'replacePrompt', prompt: '9 10' }, prompt)).toEqual(replacePrompt(base, [9, 10]));
-    expect(applyRefineOp(base, { op: 'renoiseImage', image: 2, to: 0.5 }, prompt)).toEqual(renoiseImage(base, 2, 0.5));
-    expect(applyBranchChange(base, { refine: { op: 'renoiseImage', image: 2, to: 0.5 } }, prompt)).toEqual(renoiseImage(base, 2, 0.5));
+    expect(applyRefineOp(base, { op: 'renoiseImage', image: 1, to: 0.5 }, prompt)).toEqual(renoiseImage(base, 2, 0.5));
+    expect(applyBranchChange(base, { refine: { op: 'renoiseImage', image: 0, to: 0.5 } }, prompt)).toEqual(renoiseImage(base, 1, 0.5));
+    // Out of the generated output: refused in the caller's own coordinates.
+    expect(() => applyRefineOp(base, { op: 'renoiseImage', image: 2, to: 0.5 }, prompt)).toThrow(
+      'image 2 out of range: the generation has 2 generated images (0 to 1)',
+    );
+    expect(() => applyRefineOp(base, { op: 'deleteText', start: 3, end: 6, reopenTo: 0.5 }, prompt)).toThrow(
+      'span [3, 6) must be a non-empty integer range of the 5 generated tokens [0, 5)',
+    );
+    expect(() => applyRefineOp(base, { op: 'deleteText', start: 2, end: 2, reopenTo: 0.5 }, prompt)).toThrow(/non-empty/);
   });
 });
 

@@ -94,9 +94,38 @@ export type RefineHandler<K extends RefineOp['op']> = (
 /** One handler per op: an op the schema gains and this table lacks does not compile. */
 export type RefineHandlers = { [K in RefineOp['op']]: RefineHandler<K> };
 
+/**
+ * Generated image `k` (as a generation's outputs count them: prompt images not included) → its
+ * index in `state.images` (prompt images first).
+ */
+export function generatedImageIndex(state: SamplerState, k: number): number {
+  const prompt = promptImageCount(state);
+  const n = state.images.length - prompt;
+  if (!Number.isInteger(k) || k < 0 || k >= n) {
+    throw new RangeError(`image ${k} out of range: the generation has ${n} generated image${n === 1 ? '' : 's'} (0 to ${n - 1})`);
+  }
+  return k + prompt;
+}
+
+/**
+ * Generated tokens `[start, end)` (as a generation's `pieces` count them, from 0 after the prompt)
+ * → the same span in `state.tokens`.
+ */
+export function generatedSpan(state: SamplerState, start: number, end: number): [number, number] {
+  const n = state.tokens.length - state.promptLen;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start >= end) {
+    throw new RangeError(`span [${start}, ${end}) must be a non-empty integer range of the ${n} generated tokens [0, ${n})`);
+  }
+  return [start + state.promptLen, end + state.promptLen];
+}
+
+/**
+ * The ops as clients send them: positions count the generated output only (image `k` is the
+ * generation's `images[k]`, token `i` its `pieces[i]`), never the prompt.
+ */
 export const REFINE_HANDLERS = {
-  renoiseImage: (s, op) => renoiseImage(s, op.image, op.to),
-  deleteText: (s, op) => deleteSpan(s, op.start, op.end, { tText: op.reopenTo }),
+  renoiseImage: (s, op) => renoiseImage(s, generatedImageIndex(s, op.image), op.to),
+  deleteText: (s, op) => deleteSpan(s, ...generatedSpan(s, op.start, op.end), { tText: op.reopenTo }),
   replacePrompt: (s, op, prompt) => replacePrompt(s, prompt(op.prompt)),
 } satisfies RefineHandlers;
 

@@ -12,7 +12,7 @@ beforeEach(async () => {
 afterEach(() => api.close());
 
 const request = { model: 'toy', prompt: 'draw a seven', seed: 3 } as const;
-const deleteText = { op: 'deleteText', start: 6, end: 8, reopenTo: 0.5 } as const;
+const deleteText = { op: 'deleteText', start: 1, end: 3, reopenTo: 0.5 } as const;
 const unknown = 'e'.repeat(64);
 
 /** What a tenant is told for a checkpoint id nobody ever stored. */

@@ -266,8 +266,8 @@ describe('generations.branch and refine', () => {
     await api.workflows.finish(id);
     const before = api.workflows.started.length;
     expect(
-      await refusalOf(acme.generations.refine({ from: { generationId: id }, op: { op: 'deleteText', start: 0, end: 2, reopenTo: 0.5 } })),
-    ).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('inside the generated tokens [5, 9)') as unknown });
+      await refusalOf(acme.generations.refine({ from: { generationId: id }, op: { op: 'deleteText', start: 3, end: 6, reopenTo: 0.5 } })),
+    ).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('of the 4 generated tokens [0, 4)') as unknown });
     expect(
       await refusalOf(acme.generations.refine({ from: { generationId: id }, op: { op: 'replacePrompt', prompt: 'draw a dog' } })),
     ).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('"dog"') as unknown });
@@ -279,12 +279,13 @@ describe('generations.branch and refine', () => {
     });
     expect(api.workflows.started.length).toBe(before);
 
-    const op = { op: 'deleteText', start: 6, end: 8, reopenTo: 0.5 } as const;
+    // Positions count the generated output: tokens 1 and 2 of "seven two seven two".
+    const op = { op: 'deleteText', start: 1, end: 3, reopenTo: 0.5 } as const;
     const refined = await acme.generations.refine({ from: { generationId: id }, op });
     expect(refined.parentId).toBe(id);
     expect(api.workflows.started.at(-1)!.args).toMatchObject({ root: { kind: 'checkpoint', refine: op, parentGenerationId: id } });
     const root = await api.workflows.begin(refined.id);
-    // <bos> draw a seven <sep> | seven two seven two, without [6, 8): seven two; the text clock reopened.
+    // <bos> draw a seven <sep> | seven two seven two, without generated [1, 3): seven two; the text clock reopened.
     expect(root.state.tokens.slice(5)).toEqual([6, 7]);
     expect(root.state.tText).toBe(0.5);
   });

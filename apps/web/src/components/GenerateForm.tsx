@@ -1,6 +1,6 @@
 import type { Model } from '@oneflow/sdk/browser';
 import { useEffect, useMemo, useRef, useState, type DragEvent, type FormEvent, type KeyboardEvent } from 'react';
-import { noteRequest, useApi } from '../api.js';
+import { useApi } from '../api.js';
 import type { ApiCall } from '../lib/codegen.js';
 import { codeOf, fieldErrors, type FieldError } from '../lib/errors.js';
 import { createRequestSchema, paramFields, paramValues } from '../lib/params.js';
@@ -68,7 +68,6 @@ export function GenerateForm() {
     setBusy(true);
     try {
       const g = await client.generations.create(input);
-      noteRequest(g.id, { prompt, images: images.length });
       navigate(null, `/g/${g.id}`);
     } catch (error) {
       setErrors(codeOf(error) ? fieldErrors(error) : [{ field: null, message: error instanceof Error ? error.message : String(error) }]);

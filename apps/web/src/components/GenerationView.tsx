@@ -1,11 +1,10 @@
 import type { Lineage } from '@oneflow/sdk/browser';
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { noteRequest, requestNote, useApi } from '../api.js';
+import { useApi } from '../api.js';
 import { useGeneration, type Frame } from '../generation.js';
 import type { ApiCall } from '../lib/codegen.js';
 import { codeOf, fieldErrors, type FieldError } from '../lib/errors.js';
 import { FINAL } from '../lib/events.js';
-import { promptImageCount, promptLength } from '../lib/tokens.js';
 import { navigate } from '../router.js';
 import { CopyCode, ErrorNote, Field, StateBadge } from './common.js';
 import { TextView } from './TextView.js';
@@ -196,7 +195,6 @@ function BranchPanel({ id, frame, onSpan }: { id: string; frame: Frame; onSpan: 
   const [prompt, setPrompt] = useState('');
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
-  const note = requestNote(id);
   const n = frame.pieces.length;
 
   useEffect(() => {
@@ -211,24 +209,23 @@ function BranchPanel({ id, frame, onSpan }: { id: string; frame: Frame; onSpan: 
 
   const call = useMemo((): ApiCall => {
     const base = { from: { generationId: id, step: frame.step }, ...(Object.keys(overrides).length ? { overrides } : {}) };
-    const offsetTokens = note ? promptLength(note.prompt) : 2;
-    const offsetImages = note ? Math.max(note.images, promptImageCount(note.prompt)) : 0;
+    // Positions count the generated output (as on screen), never the prompt.
     if (mode === 'settings') return { procedure: 'generations.branch', input: base };
     if (mode === 'renoise')
       return {
         procedure: 'generations.refine',
-        input: { ...base, op: { op: 'renoiseImage', image: Number(image) + offsetImages, to: Number(to) } },
+        input: { ...base, op: { op: 'renoiseImage', image: Number(image), to: Number(to) } },
       };
     if (mode === 'regrow')
       return {
         procedure: 'generations.refine',
         input: {
           ...base,
-          op: { op: 'deleteText', start: Number(from) - 1 + offsetTokens, end: Number(until) + offsetTokens, reopenTo: Number(reopen) },
+          op: { op: 'deleteText', start: Number(from) - 1, end: Number(until), reopenTo: Number(reopen) },
         },
       };
     return { procedure: 'generations.refine', input: { ...base, op: { op: 'replacePrompt', prompt } } };
-  }, [id, frame.step, overrides, mode, image, to, from, until, reopen, prompt, note]);
+  }, [id, frame.step, overrides, mode, image, to, from, until, reopen, prompt]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -237,9 +234,6 @@ function BranchPanel({ id, frame, onSpan }: { id: string; frame: Frame; onSpan: 
     try {
       const input = call.input as Parameters<typeof client.generations.refine>[0];
       const g = call.procedure === 'generations.branch' ? await client.generations.branch(input) : await client.generations.refine(input);
-      const nextPrompt = mode === 'prompt' ? prompt : (note?.prompt ?? null);
-      if (nextPrompt !== null)
-        noteRequest(g.id, { prompt: nextPrompt, images: mode === 'prompt' ? promptImageCount(prompt) : (note?.images ?? 0) });
       navigate(null, `/g/${g.id}`);
     } catch (error) {
       setErrors(

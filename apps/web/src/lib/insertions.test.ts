@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { insertedCount, insertedMask } from './insertions.js';
-import { imageSlots, piecesOf, promptImageCount, promptLength } from './tokens.js';
+import { imageSlots, piecesOf } from './tokens.js';
 
 describe('insertedMask (which tokens are new since the previous step)', () => {
   it('marks insertions anywhere, including repeated words', () => {
@@ -43,11 +43,5 @@ describe('tokens', () => {
 
   it('numbers image slots in text order', () => {
     expect(imageSlots(['two', '<image>', 'three', '<image>'])).toEqual([null, 0, null, 1]);
-  });
-
-  it('counts prompt tokens the way the word tokenizer does', () => {
-    expect(promptLength('count from two to five')).toBe(7);
-    expect(promptLength('<image> what is this?')).toBe(7);
-    expect(promptImageCount('<image> and <image>')).toBe(2);
   });
 });

@@ -18,21 +18,3 @@ export function imageSlots(pieces: readonly string[]): (number | null)[] {
   let k = 0;
   return pieces.map((p) => (p.trim() === IMAGE_TOKEN ? k++ : null));
 }
-
-/**
- * How many tokens a prompt takes (`<bos>`, its words and `<image>`s, `<sep>`): generated token i sits
- * at position `promptLength + i` of the sampler's sequence, which is what `deleteText` counts in.
- * Words are split on spaces and around `,` `.` `?`, as the word tokenizer does.
- */
-export function promptLength(prompt: string): number {
-  const words = prompt
-    .replace(/([,.?])/g, ' $1 ')
-    .split(/\s+/)
-    .filter((w) => w.length > 0);
-  return words.length + 2;
-}
-
-/** How many `<image>` slots a prompt has (each takes the next input image). */
-export function promptImageCount(prompt: string): number {
-  return prompt.split(/\s+/).filter((w) => w === IMAGE_TOKEN).length;
-}
