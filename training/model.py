@@ -121,7 +121,7 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(d)
         self.ff = nn.Sequential(nn.Linear(d, ff), nn.GELU(), nn.Linear(ff, d))
 
-    def forward(self, x, bias, rot=None):  # x [B, S, D], bias [B, 1, 1, S] additive key mask
+    def forward(self, x, bias, rot=None):  # x [B, S, D], bias [B, 1, 1 or S, S] additive (key mask, causal)
         B, S, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).reshape(B, S, 3, self.h, D // self.h).permute(2, 0, 3, 1, 4)
         if rot is not None:  # rot = (cos, sin) [B, 1, S, D/h]
@@ -213,10 +213,7 @@ class OneFlowNet(nn.Module):
         h_txt = h_txt + torch.matmul(onehot.transpose(1, 2), pooled)  # [B, L, D]
         # 3. shared transformer over [text ; image tokens]
         h = torch.cat([h_txt, h_img], dim=1)  # [B, L + T*M, D]
-        img_keys = image_mask[:, :, None].expand(B, M, T).reshape(B, M * T)
-        keys = torch.cat([token_mask, img_keys], dim=1)  # [B, S]
-        bias = (1.0 - keys.to(torch.float32)) * -1e9
-        bias = bias[:, None, None, :]  # [B, 1, 1, S]
+        bias = self.attention_bias(token_mask, image_mask, image_pos, B, M)
         rot = None
         if self.cfg.rope:  # image tokens share their marker's position (relative to the text)
             img_p = image_pos[:, :, None].expand(B, M, T).reshape(B, M * T)
@@ -246,6 +243,16 @@ class OneFlowNet(nn.Module):
         shape = tuple(self.cfg.latent_shape)
         vel = v.reshape((N,) + shape) if vel_index is not None else v.reshape((B, M) + shape)
         return pi_logit, log_lambda, q_logprobs, vel
+
+    def attention_bias(self, token_mask, image_mask, image_pos, B: int, M: int):
+        """Additive attention bias over the sequence [text ; image tokens] of S = L + M·T keys:
+        bidirectional, padding keys masked. -> [B, 1, 1, S] (one row for every query). A causal
+        variant (training/baseline/model.py) returns [B, 1, S, S]."""
+        T = self.cfg.image_tokens
+        img_keys = image_mask[:, :, None].expand(B, M, T).reshape(B, M * T)
+        keys = torch.cat([token_mask, img_keys], dim=1)  # [B, S]
+        bias = (1.0 - keys.to(torch.float32)) * -1e9
+        return bias[:, None, None, :]  # [B, 1, 1, S]
 
     def pixel_down(self, images, image_t, B, M):
         """images [B, M, 1, 28, 28] -> (z [N, D, 4, 4], temb [N, 128], skips [[N, c0, 14, 14], [N, c1, 7, 7]])."""

@@ -33,6 +33,8 @@ class TrainConfig:
     name: str = "oneflow-toy-v1"
     seed: int = 0
     steps: int = 6000
+    schedule_steps: Optional[int] = None  # length of the learning-rate schedule (None: steps); a run of
+    # fewer steps then trains exactly the first part of the longer run
     batch_size: int = 64
     lr: float = 1e-3
     min_lr_frac: float = 0.05
@@ -51,6 +53,13 @@ class TrainConfig:
     caption_odd: Optional[float] = None  # share of those asking "is it odd?"; None = half (data.DocSampler)
     # task mix, same order as data.TASKS: draw caption describe count list arith mixed
     mix: Tuple[float, ...] = (0.30, 0.14, 0.08, 0.18, 0.10, 0.10, 0.10)
+    # when an image's own clock starts: "concurrent" (at its birth, docs/algorithm.md §3 step 3) or
+    # "sequential" (once the text is complete, τ = 1: the ablation of training/baseline/)
+    image_schedule: str = "concurrent"
+    # what is trained: "oneflow" (this module) or "ar" (the autoregressive baseline, trained by
+    # training.baseline.train, which passes its Objective to train())
+    objective: str = "oneflow"
+    keep_steps: Tuple[int, ...] = ()  # steps whose EMA weights are also kept as ckpt-<step>.pt (budgets)
     bucket_chunks: int = 8  # batches generated together and sorted by size
     ckpt_every: int = 250
     log_every: int = 25
@@ -74,11 +83,16 @@ class TrainConfig:
             raise ValueError(f"unknown config keys {sorted(bad)}")
         cfg = TrainConfig(**raw, model=mc)
         cfg.mix = tuple(cfg.mix)
+        cfg.keep_steps = tuple(cfg.keep_steps)
+        if cfg.image_schedule not in ("concurrent", "sequential"):
+            raise ValueError(f"image_schedule must be 'concurrent' or 'sequential', got {cfg.image_schedule!r}")
         cfg.model.vocab_size = len(VOCAB)
         return cfg
 
     def to_dict(self):
-        d = asdict(self); d["model"] = self.model.to_dict(); d["mix"] = list(self.mix); return d
+        d = asdict(self); d["model"] = self.model.to_dict(); d["mix"] = list(self.mix)
+        d["keep_steps"] = list(self.keep_steps)
+        return d
 
 
 # ----------------------------------------------------------------------------- noising (§2.2)
@@ -103,9 +117,11 @@ class Noised:
 
 
 def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float] = None,
-                   drop_prompt: bool = False, text_free: bool = False) -> Noised:
+                   drop_prompt: bool = False, text_free: bool = False, sequential: bool = False) -> Noised:
     """docs/algorithm.md §3 steps 1–3 with linear κ. ``tau`` may be fixed (tests). ``text_free``: drop the
-    prompt and every target word, keep the target's images (text loss off)."""
+    prompt and every target word, keep the target's images (text loss off). ``sequential`` (an ablation):
+    images are born as in §3 but their clocks start only once the text is complete,
+    ``t_img = clip(τ − 1, 0, 1)``, and are scored only then (τ ≥ 1); the same draws are made."""
     if drop_prompt or text_free:
         prompt = []
     if text_free:
@@ -133,9 +149,13 @@ def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float
             if t_img < 0:
                 bags.append((len(tokens) - 1, STOI[IMAGE]))
             else:
+                scored = t_img < 1.0
                 t_img = min(1.0, t_img)
+                if sequential:
+                    t_img = min(1.0, max(0.0, tau - 1.0))
+                    scored = tau >= 1.0 and t_img < 1.0
                 tokens.append(tok)
-                images.append((len(tokens) - 1, im.pixels, t_img, eps, t_img < 1.0))
+                images.append((len(tokens) - 1, im.pixels, t_img, eps, scored))
     return Noised(tokens, plen, bags, images, t_text, 0.0 if text_free else 1.0)
 
 
@@ -195,6 +215,13 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
     L_image = mean over images with t_img < 1 of mean_pixels (v − (Y1−ε))².
     """
     pi_logit, log_lam, q_lp, vel = outputs
+    l_text = edit_flow_text_loss(pi_logit, log_lam, q_lp, batch)
+    l_img = flow_matching_loss(vel, batch)
+    return l_text + image_loss_weight * l_img, l_text, l_img
+
+
+def edit_flow_text_loss(pi_logit, log_lam, q_lp, batch):
+    """L_text of ``oneflow_loss``, averaged over the batch."""
     gap = batch["gap_mask"].to(pi_logit.dtype)  # [B, L]
     k = batch["counts"]
     has = (k > 0).to(pi_logit.dtype)
@@ -203,7 +230,12 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
     per_pos = (bce + pois) * gap  # [B, L]
     nll_q = -q_lp[batch["bag_b"], batch["bag_pos"], batch["bag_tok"]]  # [K]
     per_doc = per_pos.sum(1) + torch.zeros_like(per_pos[:, 0]).index_add(0, batch["bag_b"], nll_q)
-    l_text = (per_doc / gap.sum(1) * batch["text_weight"]).mean()
+    return (per_doc / gap.sum(1) * batch["text_weight"]).mean()
+
+
+def flow_matching_loss(vel, batch):
+    """L_image: mean over the scored images (t_img < 1) of mean_pixels (v − (Y1 − ε))². ``vel`` is
+    [K, C, H, W] (the scored images only, ``train_batch_inputs``) or [B, M, C, H, W] (masked)."""
     if vel.dim() == 4:  # packed: velocities of the scored images only (see train_batch_inputs)
         tgt = batch["img_target"].flatten(0, 1)[batch["vel_index"]]  # [K, 1, 28, 28]
         se = ((vel - tgt) ** 2).flatten(1).mean(-1) * batch["vel_weight"]  # [K]
@@ -212,7 +244,7 @@ def oneflow_loss(outputs, batch, image_loss_weight: float = 1.0):
         m = batch["img_loss_mask"].to(vel.dtype)  # [B, M]
         se = ((vel - batch["img_target"]) ** 2).flatten(2).mean(-1)  # [B, M]
         l_img = (se * m).sum() / m.sum().clamp(min=1.0)
-    return l_text + image_loss_weight * l_img, l_text, l_img
+    return l_img
 
 
 # ----------------------------------------------------------------------------- data stream
@@ -249,7 +281,8 @@ class Stream:
         for p, t, _ in self.docs(step):
             u = rng.random()  # one draw per example: [0, cond_drop) prompt dropped, then text_drop text-free
             ex.append(noise_document(p, t, rng, drop_prompt=u < self.cfg.cond_drop,
-                                     text_free=self.cfg.cond_drop <= u < self.cfg.cond_drop + self.cfg.text_drop))
+                                     text_free=self.cfg.cond_drop <= u < self.cfg.cond_drop + self.cfg.text_drop,
+                                     sequential=self.cfg.image_schedule == "sequential"))
         scored = sum(has for e in ex for *_, has in e.images)
         return train_batch_inputs(collate(ex[rank::world]), max(1, scored) / world)
 
@@ -277,7 +310,7 @@ def train_batch_inputs(batch, img_norm: float):
 def lr_at(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    p = (step - cfg.warmup) / max(1, (cfg.schedule_steps or cfg.steps) - cfg.warmup)
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
@@ -323,6 +356,32 @@ def batches(stream: Stream, start: int, end: int, workers: int, rank: int = 0, w
                                             num_workers=workers, prefetch_factor=4, persistent_workers=False))
 
 
+class Objective:
+    """What ``train`` optimises: the network, the batch stream and the loss. This one is OneFlow's
+    (docs/algorithm.md §3); the autoregressive baseline's is in training/baseline/train.py. Instances
+    are module-level objects, so data-parallel processes can unpickle them."""
+
+    name = "oneflow"
+
+    def network(self, mc: ModelConfig) -> torch.nn.Module:
+        return OneFlowNet(mc)
+
+    def stream(self, cfg: TrainConfig):
+        return Stream(cfg, train_docs(cfg))
+
+    def loss(self, net, batch, cfg: TrainConfig):
+        """-> (total, text, image) scalar tensors for one batch."""
+        out = net(*model_inputs(batch), vel_index=batch["vel_index"])
+        return oneflow_loss(out, batch, cfg.image_loss_weight)
+
+    def flops(self, batch, mc: ModelConfig) -> Optional[float]:
+        """Training FLOPs (forward + backward) of one batch, or None when not counted."""
+        return None
+
+
+ONEFLOW = Objective()
+
+
 def _free_port() -> int:
     import socket
     with socket.socket() as s:
@@ -330,18 +389,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def train(cfg: TrainConfig, resume: bool = True, workers: int = 0) -> Path:
+def train(cfg: TrainConfig, resume: bool = True, workers: int = 0, objective: Objective = ONEFLOW) -> Path:
     """Train (or resume) ``cfg``; with ``procs`` > 1, as that many data-parallel processes."""
     if cfg.procs < 1 or cfg.batch_size % cfg.procs:
         raise ValueError(f"procs must be >= 1 and divide batch_size ({cfg.batch_size}); got {cfg.procs}")
+    if objective.name != cfg.objective:
+        raise ValueError(f"config objective {cfg.objective!r} is not {objective.name!r}; "
+                         "the autoregressive baseline trains with training.baseline.train")
     if cfg.procs == 1:
-        return _train(0, cfg, resume, workers, 0)
+        return _train(0, cfg, resume, workers, 0, objective)
     import torch.multiprocessing as mp
-    mp.spawn(_train, args=(cfg, resume, workers, _free_port()), nprocs=cfg.procs, join=True)
+    mp.spawn(_train, args=(cfg, resume, workers, _free_port(), objective), nprocs=cfg.procs, join=True)
     return Path(cfg.run_dir) / "ckpt.pt"
 
 
-def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -> Path:
+def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int,
+           objective: Objective = ONEFLOW) -> Path:
     world, main = cfg.procs, rank == 0
     if world > 1:
         import torch.distributed as dist
@@ -353,8 +416,8 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
         (run / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
-    model = OneFlowNet(cfg.model).to(dev)
-    ema = OneFlowNet(cfg.model).to(dev)
+    model = objective.network(cfg.model).to(dev)
+    ema = objective.network(cfg.model).to(dev)
     ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -364,11 +427,13 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
     step = 0
+    flops = 0.0  # training FLOPs so far (when the objective counts them)
     ck = run / "ckpt.pt"
     if resume and ck.exists():
         st = torch_load(ck)
         model.load_state_dict(st["model"]); ema.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"]); step = st["step"]
+        flops = st.get("flops", 0.0)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -381,7 +446,7 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
     logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} start at step {step}/{cfg.steps}; "
           f"params {count_params(model)}; torch {torch.__version__}; threads {cfg.threads}; device {cfg.device}"
           + (f"; processes {world}" if world > 1 else ""))
-    stream = Stream(cfg, train_docs(cfg))
+    stream = objective.stream(cfg)
     bar = Progress(cfg.steps, step)
     acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
     t0 = time.time()
@@ -390,8 +455,8 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
         batch = {k: v.to(dev) for k, v in next(it).items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step)
-        out = net(*model_inputs(batch), vel_index=batch["vel_index"])
-        loss, lt, li = oneflow_loss(out, batch, cfg.image_loss_weight)
+        loss, lt, li = objective.loss(net, batch, cfg)
+        step_flops = objective.flops(batch, cfg.model)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -400,6 +465,12 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
             parts = torch.stack([loss.detach(), lt.detach(), li.detach()])
             dist.all_reduce(parts)
             loss, lt, li = parts / world
+            if step_flops is not None:  # the whole batch's FLOPs: the sum of the shares
+                share = torch.tensor([step_flops], dtype=torch.float64)
+                dist.all_reduce(share)
+                step_flops = float(share[0])
+        if step_flops is not None:
+            flops += step_flops
         with torch.no_grad():
             d = min(cfg.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
@@ -413,13 +484,18 @@ def _train(rank: int, cfg: TrainConfig, resume: bool, workers: int, port: int) -
             msg = (f"loss {acc['loss'] / n:.4f} text {acc['text'] / n:.4f} img {acc['img'] / n:.4f} "
                    f"lr {lr_at(cfg, step - 1):.2e}")
             bar.show(step, msg)
-            logln(f"step {step} {msg} elapsed {time.time() - t0:.0f}s")
+            counted = f" flops {flops:.6e}" if step_flops is not None else ""
+            logln(f"step {step} {msg}{counted} elapsed {time.time() - t0:.0f}s")
             acc = {"loss": 0.0, "text": 0.0, "img": 0.0, "n": 0}
         if main and (step % cfg.ckpt_every == 0 or step == cfg.steps):
             tmp = run / "ckpt.pt.tmp"
             torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                        "step": step, "config": cfg.to_dict()}, tmp)
+                        "step": step, "flops": flops, "config": cfg.to_dict()}, tmp)
             os.replace(tmp, ck)
+        if main and step in cfg.keep_steps:  # a budget: its EMA weights, kept
+            tmp = run / "ckpt.pt.tmp"
+            torch.save({"ema": ema.state_dict(), "step": step, "flops": flops, "config": cfg.to_dict()}, tmp)
+            os.replace(tmp, run / f"ckpt-{step}.pt")
     logln(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} done step {step}")
     if main:
         sys.stderr.write("\n")
