@@ -19,16 +19,16 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from training.contract import FLOAT_INPUTS, INPUT_NAMES, OUTPUT_NAMES
+from training.autoencoder import Decoder, Encoder, export_pair, fit, standardise
+from training.contract import FLOAT_INPUTS, OUTPUT_NAMES
 from training.data import SPECIALS, DocSampler, Img, load_images
-from training.export import OPSET, export_onnx
+from training.export import export_onnx
 from training.golden import write_fixture_golden_v2
 from training.model import ModelConfig, OneFlowNet
 from training.model_io import sha256, write_json
@@ -88,11 +88,13 @@ def training_texts(cfg: TinyV2Config, docs: DocSampler) -> List[str]:
     return texts
 
 
-def train_tokenizer(texts: List[str], vocab_size: int):
-    """Byte-level BPE (NFKC-normalised) with the special tokens first, ids 0..3."""
+def train_tokenizer(texts: List[str], vocab_size: int, lowercase: bool = False):
+    """Byte-level BPE (NFKC-normalised, then lower-cased with ``lowercase``) with the special tokens
+    first, ids 0..3."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]) if lowercase \
+        else normalizers.NFKC()
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), show_progress=False,
@@ -113,67 +115,17 @@ def tinted_images(cfg: TinyV2Config, docs: DocSampler, rng: np.random.Generator)
     return (2.0 * grey * tint - 1.0).astype(np.float32)
 
 
-class Encoder(nn.Module):
-    """pixels [N, 3, S, S] -> latent [N, c, S/4, S/4], standardised by a scale and shift kept inside."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.SiLU(),
-                                 nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.SiLU(),
-                                 nn.Conv2d(32, channels, 1))
-        self.register_buffer("shift", torch.zeros(1, channels, 1, 1))
-        self.register_buffer("scale", torch.ones(1, channels, 1, 1))
-
-    def forward(self, pixels):
-        return (self.net(pixels) - self.shift) / self.scale
-
-
-class Decoder(nn.Module):
-    """latent [N, c, S/4, S/4] -> pixels [N, 3, S, S] (the runtime clamps to [-1, 1])."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.register_buffer("shift", torch.zeros(1, channels, 1, 1))
-        self.register_buffer("scale", torch.ones(1, channels, 1, 1))
-        self.net = nn.Sequential(nn.Conv2d(channels, 32, 3, padding=1), nn.SiLU(),
-                                 nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.SiLU(),
-                                 nn.ConvTranspose2d(16, 3, 4, stride=2, padding=1), nn.Tanh())
-
-    def forward(self, latent):
-        return self.net(latent * self.scale + self.shift)
-
-
 def train_codec(cfg: TinyV2Config, pixels: np.ndarray) -> Tuple[Encoder, Decoder, float]:
     """A few hundred Adam steps of pixel MSE; then the latent's per-channel mean and std go into
     both graphs so the latents the sampler integrates are roughly standard. Returns the final loss."""
     torch.manual_seed(cfg.seed)
     encoder, decoder = Encoder(cfg.latent_channels), Decoder(cfg.latent_channels)
-    opt = torch.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=cfg.codec_lr)
     data = torch.from_numpy(pixels)
     order = torch.Generator().manual_seed(cfg.seed)
-    loss = torch.zeros(())
-    for _ in range(cfg.codec_steps):
-        batch = data[torch.randint(len(data), (cfg.codec_batch,), generator=order)]
-        loss = F.mse_loss(decoder(encoder(batch)), batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        latent = encoder(data)  # [N, c, h, w]
-        shift = latent.mean(dim=(0, 2, 3), keepdim=True)
-        scale = latent.std(dim=(0, 2, 3), keepdim=True)
-        encoder.shift.copy_(shift)
-        encoder.scale.copy_(scale)
-        decoder.shift.copy_(shift)
-        decoder.scale.copy_(scale)
-    return encoder.eval(), decoder.eval(), float(loss)
-
-
-def export_codec(module: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str):
-    with torch.no_grad():
-        torch.onnx.export(module, (example,), str(path), input_names=[input_name], output_names=[output_name],
-                          dynamic_axes={input_name: {0: "N"}, output_name: {0: "N"}}, opset_version=OPSET,
-                          do_constant_folding=True)
+    loss = fit(encoder, decoder, lambda step: data[torch.randint(len(data), (cfg.codec_batch,), generator=order)],
+               cfg.codec_steps, cfg.codec_lr)
+    standardise(encoder, decoder, data)
+    return encoder.eval(), decoder.eval(), loss
 
 
 # ----------------------------------------------------------------------------- network
@@ -254,7 +206,11 @@ def to_float16_interface(src: Path, dst: Path):
 # ----------------------------------------------------------------------------- config
 
 
-def write_config_v2(cfg: TinyV2Config, out: Path, dtype: str, vocab_size: int) -> dict:
+def write_config_v2(cfg: TinyV2Config, out: Path, dtype: str, vocab_size: int, sampler: Optional[dict] = None,
+                    extra: Optional[dict] = None) -> dict:
+    """``out/config.json``; ``cfg`` gives image_shape, latent_shape, max_tokens, max_images and max_batch
+    (training.export_v2 passes its own), ``sampler`` the sampler_defaults (default: the fixtures'),
+    ``extra`` further fields (a trained model's hyper-parameters)."""
     config = {
         "name": out.name,
         "contract_version": 2,
@@ -274,9 +230,10 @@ def write_config_v2(cfg: TinyV2Config, out: Path, dtype: str, vocab_size: int) -
         "max_tokens": cfg.max_tokens,
         "max_images": cfg.max_images,
         "kappa": "linear",
-        "sampler_defaults": SAMPLER_DEFAULTS,
+        "sampler_defaults": SAMPLER_DEFAULTS if sampler is None else sampler,
         "execution_provider": "cpu",
         "max_batch": cfg.max_batch,
+        **(extra or {}),
     }
     write_json(out / "config.json", config)
     return config
@@ -308,9 +265,7 @@ def make(cfg: TinyV2Config) -> Tuple[Path, Path]:
     pixels = tinted_images(cfg, docs, rng)
     encoder, decoder, loss = train_codec(cfg, pixels)
     example = torch.from_numpy(pixels[:2])
-    export_codec(encoder, example, out / "encoder.onnx", "pixels", "latent")
-    with torch.no_grad():
-        export_codec(decoder, encoder(example), out / "decoder.onnx", "latent", "pixels")
+    export_pair(encoder, decoder, example, out)
     print(f"codec: {cfg.codec_steps} steps, pixel MSE {loss:.4f} ({time.time() - start:.1f}s)", flush=True)
 
     # 3. network, float32 and its float16 twin
