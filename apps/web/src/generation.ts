@@ -64,9 +64,21 @@ async function loadSteps(client: OneflowClient, id: string, signal: AbortSignal,
   }
 }
 
+/**
+ * What one watch event changes: it is always the newest word on the generation's state, and a
+ * frame of the timeline only when it names a checkpoint. (A branch's "queued" event, before its
+ * root exists, is at step 0 with no checkpoint; its first step is the step it branched from.)
+ */
+export function withEvent(frames: readonly Frame[], e: ProgressEvent): { frames: Frame[]; last: Frame } {
+  const last = frameOf(e);
+  return { frames: last.checkpointId === null ? [...frames] : mergeFrames(frames, [last], true), last };
+}
+
 export interface GenerationLive {
-  /** One frame per step reached, ascending (the newest event of a step wins). */
+  /** One frame per step reached, ascending (the newest event of a step wins); only steps with a checkpoint. */
   frames: Frame[];
+  /** The newest event (state, expected steps, error), with or without a checkpoint. */
+  last: Frame | null;
   status: StreamStatus;
   detail: string | null;
   info: Generation | null;
@@ -77,10 +89,10 @@ export interface GenerationLive {
 /** Follows generation `id` over `generations.watch` (every step, resumed after drops) and `get` for what events lack. */
 export function useGeneration(id: string, nonce = 0): GenerationLive {
   const { client } = useApi();
-  const [live, setLive] = useState<GenerationLive>({ frames: [], status: 'connecting', detail: null, info: null, events: 0 });
+  const [live, setLive] = useState<GenerationLive>({ frames: [], last: null, status: 'connecting', detail: null, info: null, events: 0 });
   useEffect(() => {
     const ac = new AbortController();
-    setLive({ frames: [], status: 'connecting', detail: null, info: null, events: 0 });
+    setLive({ frames: [], last: null, status: 'connecting', detail: null, info: null, events: 0 });
     const refresh = () =>
       client.generations
         .get(id)
@@ -107,8 +119,7 @@ export function useGeneration(id: string, nonce = 0): GenerationLive {
       signal: ac.signal,
       onStatus: (status, detail) => setLive((l) => ({ ...l, status, detail: detail ?? null })),
       onEvent: (e) => {
-        const f = frameOf(e);
-        setLive((l) => ({ ...l, frames: mergeFrames(l.frames, [f], true), events: l.events + 1 }));
+        setLive((l) => ({ ...l, ...withEvent(l.frames, e), events: l.events + 1 }));
         if (e.state !== lastState || FINAL.includes(e.state)) void refresh();
         lastState = e.state;
       },

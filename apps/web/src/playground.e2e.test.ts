@@ -27,6 +27,7 @@ const SHOTS = process.env['ONEFLOW_SCREENSHOTS']
   ? path.resolve(REPO_ROOT, process.env['ONEFLOW_SCREENSHOTS'])
   : mkdtempSync(path.join(tmpdir(), 'oneflow-shots-'));
 const MODEL = 'tiny-model';
+const BUNDLE = mkdtempSync(path.join(tmpdir(), 'oneflow-web-'));
 
 let stack: Stack;
 let browser: Browser;
@@ -36,9 +37,14 @@ let page: Page;
 let mainId = '';
 
 beforeAll(async () => {
-  // The bundle the API serves, built from this tree as `infra/dev/setup` builds it.
-  await execFileAsync(path.join(WEB, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], { cwd: WEB });
-  stack = await startStack({ address: inject('temporalAddress'), namespace: 'test-web', worker: true });
+  // The bundle the API serves, built from this tree as `infra/dev/setup` builds it — into a
+  // directory of its own, so apps/web/dist (which other tests' APIs serve) never goes missing.
+  await execFileAsync(
+    path.join(WEB, 'node_modules', '.bin', 'vite'),
+    ['build', '--logLevel', 'warn', '--outDir', BUNDLE, '--emptyOutDir'],
+    { cwd: WEB },
+  );
+  stack = await startStack({ address: inject('temporalAddress'), namespace: 'test-web', worker: true, webDir: BUNDLE });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.api.baseUrl });
@@ -49,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
+  rmSync(BUNDLE, { recursive: true, force: true });
   if (!process.env['ONEFLOW_SCREENSHOTS']) rmSync(SHOTS, { recursive: true, force: true });
 });
 
@@ -197,6 +204,31 @@ describe('the playground in a real browser', () => {
     expect(at).toBe(6);
     expect((await tokensOnScreen(page)).join(' ')).toBe(steps[6]);
     for (const fig of await page.locator('.canvas .preview').all()) expect(await fig.getAttribute('data-step')).toBe('6');
+    // Laid out as boxes: no preview (image, clock bar, caption) overlaps another one or a word.
+    const overlaps = await page.$$eval('.canvas .tokens > .token', (els) => {
+      // A token's box: everything it draws (a preview's caption text included), not just its own rect.
+      const drawn = (e: Element) =>
+        [e, ...e.querySelectorAll('*')].map((x) => x.getBoundingClientRect()).filter((r) => r.width > 0 && r.height > 0);
+      const boxes = els.map((e) => {
+        const rs = drawn(e);
+        const r = {
+          left: Math.min(...rs.map((x) => x.left)),
+          top: Math.min(...rs.map((x) => x.top)),
+          right: Math.max(...rs.map((x) => x.right)),
+          bottom: Math.max(...rs.map((x) => x.bottom)),
+        };
+        return { name: e.textContent ?? '', r };
+      });
+      const out: string[] = [];
+      for (let i = 0; i < boxes.length; i++)
+        for (let j = i + 1; j < boxes.length; j++) {
+          const [a, b] = [boxes[i]!.r, boxes[j]!.r];
+          if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+            out.push(`${boxes[i]!.name} × ${boxes[j]!.name}`);
+        }
+      return out;
+    });
+    expect(overlaps).toEqual([]);
     await shot(page, 'timeline');
     // Every step is on the timeline (nothing missing between two looks).
     expect(await scrubber.getAttribute('max')).toBe(String(Object.keys(steps).length - 1));
@@ -237,31 +269,37 @@ describe('the playground in a real browser', () => {
     await shot(page, 'compare');
   });
 
-  // Skipped: run from this page, the refined generation never finishes and the worker takes no
-  // further task (the same refine through the SDK alone succeeds); see docs/playground.md.
-  it.skip('refines: re-noises one image to a chosen time from the step on screen', async () => {
+  it('refines: re-noises one image to a chosen time from the step on screen', async () => {
+    // The first step at which the main generation has an image that is mostly clean.
+    const { items: mainSteps } = await stack.acme.generations.steps({ id: mainId, limit: 500 });
+    const at = mainSteps.find((s) => (s.imageClocks[0] ?? 0) >= 0.5 && !s.done)?.step;
+    expect(at, `no step of ${mainId} with image 0 at t ≥ 0.5 before the end`).toBeDefined();
     await page.goto(`${stack.api.baseUrl}/g/${mainId}`);
     await waitForState(page, 'succeeded');
     await page.locator('#scrubber').focus();
     await page.keyboard.press('Home');
-    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
-    await expect.poll(() => page.locator('#branch-title').textContent()).toBe('Branch from step 10');
+    for (let i = 0; i < at!; i++) await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.locator('#branch-title').textContent()).toBe(`Branch from step ${at}`);
     await page.getByLabel('Re-noise image', { exact: true }).check();
     await page.locator('#renoise-to').fill('0.2');
     await page.getByRole('button', { name: /^Refine from step/ }).click();
-    const refinedId = await generationIdOf(page, mainId);
+    const refinedId = await generationIdOf(page, mainId).catch(async (error: unknown) => {
+      const shown = await page.locator('form.branch').allTextContents();
+      throw new Error(`the refined generation did not open; on screen: ${shown.join(' | ').slice(0, 600)}`, { cause: error });
+    });
     await waitForState(page, 'succeeded');
     const { items } = await stack.acme.generations.steps({ id: refinedId, limit: 500 });
-    const parent = await stack.acme.generations.get(mainId);
-    // The refined generation starts at step 10 with image 1 back at t = 0.2, and cleans it again.
-    expect(items[0]!.step).toBe(10);
-    expect(parent.step).toBeGreaterThan(10);
+    // The refined generation starts at that step with image 0 back at t = 0.2, and cleans it again.
+    expect(items[0]!.step).toBe(at);
+    expect(mainSteps[at!]!.imageClocks[0]).toBeGreaterThanOrEqual(0.5);
     expect(items[0]!.imageClocks[0]).toBeCloseTo(0.2, 5);
     expect(items.at(-1)!.imageClocks[0]).toBe(1);
     await page.locator('#scrubber').focus();
     await page.keyboard.press('Home');
+    await expect.poll(() => page.locator('.text-view').getAttribute('data-step')).toBe(String(at));
+    expect(await page.locator('.timeline label').textContent()).toBe(`Step ${at} of ${at}–${items.at(-1)!.step}`);
     await expect.poll(() => page.locator('.canvas .preview figcaption').first().textContent()).toContain('t 0.20');
-  });
+  }, 120_000);
 
   it('cuts the connection mid-stream and resumes with nothing lost', async () => {
     await page.goto(stack.api.baseUrl);
@@ -354,6 +392,33 @@ describe('the playground in a real browser', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('lists a batch in the jobs view and shows each item live, linked to its generation', async () => {
+    const batch = await stack.acme.batches.create({
+      items: [0, 1, 2].map((k) => ({ model: MODEL, prompt: 'count from two to four', seed: 40 + k, steps: 8 })),
+      concurrency: 2,
+    });
+    await page.goto(`${stack.api.baseUrl}/jobs`);
+    const link = page.getByRole('link', { name: batch.id, exact: true });
+    await link.waitFor({ timeout: 15_000 });
+    await link.click();
+    await page.waitForURL(`**/b/${batch.id}`);
+    const rows = page.locator('.panel table tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);
+    // Live over the batch's stream: every item ends succeeded, its text the API's.
+    await expect.poll(() => page.locator('#batch-title .badge').textContent(), { timeout: 60_000 }).toBe('succeeded');
+    const done = await stack.acme.batches.get(batch.id);
+    expect(done.counts.succeeded).toBe(3);
+    for (const item of done.items) {
+      const row = page.locator(`tr[data-id="${item.id}"]`);
+      await expect.poll(() => row.locator('.badge').textContent()).toBe('succeeded');
+      await expect.poll(() => row.locator('td').nth(3).textContent()).toBe(item.text);
+    }
+    expect(await axeSerious(page)).toEqual([]);
+    await page.locator(`tr[data-id="${done.items[1]!.id}"] a`).click();
+    await waitForState(page, 'succeeded');
+    expect((await tokensOnScreen(page)).join(' ')).toBe(done.items[1]!.text);
+  });
+
   it('works at phone width and in the dark theme', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     const p = await phone.newPage();
@@ -373,5 +438,7 @@ describe('the playground in a real browser', () => {
     expect(await axeSerious(p)).toEqual([]);
     await shot(p, 'phone-dark');
     await phone.close();
+    // One worker process served every flow above, minutes past its start-up deadline.
+    expect({ code: stack.worker?.exitCode, signal: stack.worker?.signalCode }).toEqual({ code: null, signal: null });
   });
 });

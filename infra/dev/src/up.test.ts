@@ -68,6 +68,7 @@ afterAll(async () => {
 describe('main command (infra/dev/src/up.ts)', () => {
   it('brings up Temporal, worker and API and prints where they listen', async () => {
     await until('press Ctrl-C to stop', () => output.includes('press Ctrl-C to stop'), 150_000);
+    expect(output).toContain(`playground        http://127.0.0.1:${apiPort}/   (open it in a browser)`);
     expect(output).toContain(`API (tRPC)        http://127.0.0.1:${apiPort}/trpc`);
     expect(output).toContain(`Temporal gRPC     127.0.0.1:${temporalPort}`);
     expect(output).toContain(`Temporal store    ${path.join(dataDir, 'temporal', 'temporal.sqlite')}`);

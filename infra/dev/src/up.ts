@@ -264,9 +264,17 @@ async function main(): Promise<void> {
     demo = `${model}: "count from two to five" → "${result.final.text}" (${result.final.step} steps, ${result.final.imageClocks.length} images, ${Date.now() - t0} ms)`;
   }
   await connection.close();
+  const base = url.replace(/\/trpc$/, '');
+  // The playground is whatever the API serves at `/` (the bundle `infra/dev/setup` builds).
+  const site = await fetch(`${base}/`).catch(() => null);
+  const playground = site?.ok && (site.headers.get('content-type') ?? '').startsWith('text/html');
+  await site?.body?.cancel();
 
   console.log('');
   say('ready');
+  console.log(
+    `  playground        ${playground ? `${base}/   (open it in a browser)` : 'not built: infra/dev/setup builds apps/web/dist'}`,
+  );
   console.log(`  API (tRPC)        ${url}   health: ${url}/health`);
   console.log(`  Temporal gRPC     ${temporal.address}  (namespace ${temporal.namespace})`);
   if (temporal.uiUrl) console.log(`  Temporal Web UI   ${temporal.uiUrl}`);
@@ -277,7 +285,6 @@ async function main(): Promise<void> {
   console.log(`  generation        ${demo ?? 'no model under models/: the worker serves the smoke workflow only'}`);
   console.log(`  health            ${JSON.stringify(health)}`);
   console.log('');
-  const base = url.replace(/\/trpc$/, '');
   console.log(`  from a second terminal, through the API with the SDK:`);
   console.log(`    ONEFLOW_API_URL=${base} node --import tsx packages/sdk/src/examples/generate.ts count from two to five --out out/`);
   console.log(`  or with the CLI:`);

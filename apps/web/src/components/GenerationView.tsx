@@ -29,7 +29,8 @@ export function GenerationView({ id }: { id: string }) {
         );
   const frame = frames[index] ?? null;
   const previous = index > 0 ? (frames[index - 1] ?? null) : null;
-  const state = live.info && latest && FINAL.includes(live.info.state) ? live.info.state : (latest?.state ?? live.info?.state ?? 'queued');
+  const last = live.last;
+  const state = live.info && last && FINAL.includes(live.info.state) ? live.info.state : (last?.state ?? live.info?.state ?? 'queued');
 
   // Play back the recorded steps from the one on screen.
   useEffect(() => {
@@ -63,7 +64,7 @@ export function GenerationView({ id }: { id: string }) {
 
   const canCancel = state === 'queued' || state === 'running';
   const canResume = state === 'canceled' || state === 'failed' || state === 'expired';
-  const expected = latest?.steps ?? live.info?.steps ?? null;
+  const expected = last?.steps ?? latest?.steps ?? live.info?.steps ?? null;
 
   return (
     <section className="generation" aria-labelledby="gen-title">
@@ -100,7 +101,7 @@ export function GenerationView({ id }: { id: string }) {
             </button>
           )}
         </div>
-        <ErrorNote error={actionError ?? latest?.error ?? (live.status === 'error' ? live.detail : null)} />
+        <ErrorNote error={actionError ?? last?.error ?? (live.status === 'error' ? live.detail : null)} />
       </header>
 
       <div className="gen-body">

@@ -213,6 +213,8 @@ export function BatchView({ id }: { id: string }) {
     void (async () => {
       try {
         for await (const b of client.batches.watch(id, { signal: ac.signal })) setBatch(b);
+        // The stream ends with the batch; its items' texts come from listings that can lag, so read it once more.
+        if (!ac.signal.aborted) setBatch(await client.batches.get(id));
       } catch (e) {
         if (!ac.signal.aborted) setError(e instanceof Error ? e.message : String(e));
       }

@@ -34,6 +34,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** How long a worker process may take to log "worker ready" before it is killed. */
+const READY_TIMEOUT_MS = 90_000;
+
 /** Starts `apps/worker/src/main.ts` (the tiny model) as its own process; resolves once it logged "worker ready". */
 export async function startWorker(address: string, namespace: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], {
@@ -50,19 +53,26 @@ export async function startWorker(address: string, namespace: string, dataDir: s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const onLine = (line: string) => {
-      log += `${line}\n`;
-      if (line.includes('"worker ready"')) resolve();
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}) before it was ready:\n${log}`)));
-    setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`worker not ready after 90 s:\n${log}`));
-    }, 90_000).unref();
-  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onLine = (line: string) => {
+        log += `${line}\n`;
+        if (line.includes('"worker ready"')) resolve();
+      };
+      createInterface({ input: child.stdout }).on('line', onLine);
+      createInterface({ input: child.stderr }).on('line', onLine);
+      child.once('exit', (code) => reject(new Error(`worker exited (${String(code)}) before it was ready:\n${log}`)));
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`worker not ready after ${READY_TIMEOUT_MS / 1000} s:\n${log}`));
+      }, READY_TIMEOUT_MS);
+      timer.unref();
+    });
+  } finally {
+    // Only while it starts: a ready worker lives until the stack closes, however long its tests run.
+    clearTimeout(timer);
+  }
   return child;
 }
 
@@ -79,6 +89,8 @@ export async function startStack(options: {
   webhookSecrets?: Record<string, string>;
   /** Model directories the API and the worker serve (default: the tiny model). */
   models?: readonly string[];
+  /** The built web app the API serves at `/` (default: the API's, `apps/web/dist`). */
+  webDir?: string;
 }): Promise<Stack> {
   const models = (options.models ?? [MODEL_DIR]).join(',');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'oneflow-api-test-'));
@@ -101,6 +113,7 @@ export async function startStack(options: {
     port: 0,
     logger: pino({ level: 'silent' }),
     keys,
+    ...(options.webDir === undefined ? {} : { webDir: options.webDir }),
   });
   let worker: ChildProcess | null = null;
   try {
