@@ -18,14 +18,11 @@ export type ExecutionLister = (query: string) => AsyncIterable<WorkflowExecution
 /** The generations of a Temporal namespace, from its visibility store (the current run of each id). */
 export function temporalGenerations(client: Client, list: ExecutionLister = (query) => client.workflow.list({ query })): GenerationSource {
   async function recordOf(listed: WorkflowExecutionInfo): Promise<GenerationRecord> {
-    let e = listed;
-    let d: WorkflowExecutionDescription | null = null;
-    if (listed.status.name === 'RUNNING') {
-      // Visibility lags: a run it still lists as running may have stored newer checkpoints, or
-      // finished, since. Its memo and status come from the run itself, never from the listing.
-      d = await client.workflow.getHandle(listed.workflowId, listed.runId).describe();
-      e = d;
-    }
+    // Visibility lags: a run it still lists as running may have stored newer checkpoints, or
+    // finished, since. Its memo and status come from the run itself, never from the listing.
+    const d: WorkflowExecutionDescription | null =
+      listed.status.name === 'RUNNING' ? await client.workflow.getHandle(listed.workflowId, listed.runId).describe() : null;
+    const e: Pick<WorkflowExecutionInfo, 'memo' | 'status' | 'workflowId' | 'runId' | 'typedSearchAttributes' | 'closeTime'> = d ?? listed;
     const memo = parseGenerationMemo(e.memo);
     const open = e.status.name === 'RUNNING';
     let newestId = newestCheckpointOf(memo);
