@@ -55,7 +55,7 @@ def colourise_many(grey: np.ndarray, colours: np.ndarray, backgrounds: np.ndarra
     return np.stack([colourise(g, int(c), int(b)) for g, c, b in zip(grey, colours, backgrounds)])
 
 
-def get_judge(seed: int = 0, epochs: int = 3) -> Judge:
+def get_judge(seed: int = 0, epochs: int = 2) -> Judge:
     """Trained on the train split only; deterministic for a seed; cached."""
     path = CACHE / f"judge-v2-s{seed}-e{epochs}.pt"
     judge = Judge()
