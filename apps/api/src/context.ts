@@ -24,6 +24,8 @@ export interface JobDeps {
   checkpoints: CheckpointReading;
   models: ModelCatalog;
   stepsPerActivity: number;
+  /** Adaptive steps per activity: each activity after the first aims for this much model time (absent: always `stepsPerActivity`). */
+  minActivityMs?: number;
   /** How often `watch` looks at a generation. */
   watchIntervalMs: number;
   limiter: RateLimiter;

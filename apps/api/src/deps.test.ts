@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeModelDir } from '@oneflow/runtime';
 import { encodeCheckpoint, initState } from '@oneflow/sampler';
 import { REPO_ROOT, startLocalS3, type LocalS3Server } from '@oneflow/devstack';
+import { DEFAULT_MIN_ACTIVITY_MS } from '@oneflow/contracts';
 import { apiEnvSchema } from './env.js';
 import { checkpointStoreFromEnv, createJobDeps } from './deps.js';
 
@@ -51,5 +52,18 @@ describe('checkpoint store from the environment', () => {
   it('defaults to <data dir>/checkpoints', () => {
     const store = checkpointStoreFromEnv(apiEnvSchema.parse({ ONEFLOW_DATA_DIR: '/tmp/x' }));
     expect(store.location).toBe('file:///tmp/x/checkpoints');
+  });
+});
+
+describe('steps per activity from the environment', () => {
+  it('adapts by default (DEFAULT_MIN_ACTIVITY_MS), MIN_ACTIVITY_MS=0 fixes it, bad values are refused', async () => {
+    expect(apiEnvSchema.parse({}).MIN_ACTIVITY_MS).toBe(DEFAULT_MIN_ACTIVITY_MS);
+    expect(apiEnvSchema.parse({ MIN_ACTIVITY_MS: '500' }).MIN_ACTIVITY_MS).toBe(500);
+    expect(apiEnvSchema.safeParse({ MIN_ACTIVITY_MS: '-1' }).success).toBe(false);
+    expect(apiEnvSchema.safeParse({ MIN_ACTIVITY_MS: 'soon' }).success).toBe(false);
+    const fixed = await createJobDeps({ dataDir: '/nonexistent', models: MODEL_DIR, stepsPerActivity: 4, minActivityMs: 0 });
+    expect(fixed).not.toHaveProperty('minActivityMs');
+    const adaptive = await createJobDeps({ dataDir: '/nonexistent', models: MODEL_DIR, stepsPerActivity: 4, minActivityMs: 2000 });
+    expect(adaptive.minActivityMs).toBe(2000);
   });
 });

@@ -22,6 +22,8 @@ export async function createJobDeps(options: {
   store?: BlobStore;
   ratePerMinute?: number;
   stepsPerActivity: number;
+  /** Adaptive steps per activity (GenerationWorkflowInput.minActivityMs); absent or 0: fixed. */
+  minActivityMs?: number | undefined;
   watchIntervalMs?: number;
   /** Tenants that have a webhook signing secret (`webhookSecretsFromConfig`). */
   webhookTenants?: Iterable<string>;
@@ -34,6 +36,7 @@ export async function createJobDeps(options: {
     retention: new RetentionRecords(store.records),
     owners: new CheckpointOwners(store.records),
     stepsPerActivity: options.stepsPerActivity,
+    ...(options.minActivityMs ? { minActivityMs: options.minActivityMs } : {}),
     watchIntervalMs: options.watchIntervalMs ?? 200,
     limiter: new RateLimiter(options.ratePerMinute ?? 1200),
     webhookTenants: new Set(options.webhookTenants ?? []),

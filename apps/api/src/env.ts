@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_STEPS_PER_ACTIVITY } from '@oneflow/contracts';
+import { DEFAULT_MIN_ACTIVITY_MS, DEFAULT_STEPS_PER_ACTIVITY } from '@oneflow/contracts';
 import { temporalConnectionEnvShape } from '@oneflow/contracts/temporal-connection';
 
 /** The API's configuration, validated once at boot. */
@@ -27,5 +27,7 @@ export const apiEnvSchema = z.object({
   /** Webhook signing secrets `tenant:whsec_…,…` (also the key file's `webhookSecret`); the worker reads the same. */
   ONEFLOW_WEBHOOK_SECRETS: z.string().optional(),
   STEPS_PER_ACTIVITY: z.coerce.number().int().min(1).max(1024).default(DEFAULT_STEPS_PER_ACTIVITY),
+  /** Model time each activity after the first aims for (ms): steps per activity adapt to the model; 0 = always STEPS_PER_ACTIVITY. */
+  MIN_ACTIVITY_MS: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_MIN_ACTIVITY_MS),
 });
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

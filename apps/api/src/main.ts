@@ -22,6 +22,7 @@ const jobs = await createJobDeps({
   models: env.ONEFLOW_MODELS,
   ratePerMinute: env.API_RATE_PER_MINUTE,
   stepsPerActivity: env.STEPS_PER_ACTIVITY,
+  minActivityMs: env.MIN_ACTIVITY_MS,
   webhookTenants,
 });
 const api = await createApiServer({

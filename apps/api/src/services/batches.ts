@@ -84,6 +84,7 @@ export async function createBatch(
     items: input.items.map((request, i) => ({ generationId: `${batchId}-${i}`, root: { kind: 'new', request } })),
     concurrency: input.concurrency,
     stepsPerActivity: scope.jobs.stepsPerActivity,
+    ...(scope.jobs.minActivityMs !== undefined ? { minActivityMs: scope.jobs.minActivityMs } : {}),
     tenant,
     ...(webhook ? { webhook } : {}),
   };

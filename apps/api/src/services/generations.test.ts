@@ -36,6 +36,25 @@ describe('generations.create', () => {
     expect(start.memo.requestHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('starts every job with adaptive steps per activity when the deployment sets MIN_ACTIVITY_MS (generations, resumes, branches, batches)', async () => {
+    const adaptive = await testApi({ minActivityMs: 2000 });
+    try {
+      const acme = adaptive.as('acme');
+      const g = await acme.generations.create(request);
+      await adaptive.workflows.finish(g.id);
+      await acme.generations.branch({ from: { generationId: g.id }, overrides: { seed: 9 } });
+      await acme.batches.create({ items: [request], concurrency: 1 });
+      const started = adaptive.workflows.started.map((s) => s.args as { stepsPerActivity: number; minActivityMs?: number });
+      expect(started).toHaveLength(3);
+      for (const args of started) expect(args).toMatchObject({ stepsPerActivity: 4, minActivityMs: 2000 });
+    } finally {
+      await adaptive.close();
+    }
+    // Without it (the default here): the fixed steps per activity, no minActivityMs in the input.
+    await api.as('acme').generations.create(request);
+    expect(api.workflows.started.at(-1)!.args).not.toHaveProperty('minActivityMs');
+  });
+
   it('is idempotent per tenant and key: a retry gets the same generation, another request under the key is a CONFLICT', async () => {
     const acme = api.as('acme');
     const a = await acme.generations.create({ ...request, idempotencyKey: 'k-1' });

@@ -172,7 +172,7 @@ export async function createGeneration(scope: JobScope, input: GenerationRequest
     model: req.model,
     ...(deadlineSeconds ? { deadlineSeconds } : {}),
     ...(webhook ? { memo: { webhook } } : {}),
-    args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, scope.jobs.stepsPerActivity, { webhook, deadlineSeconds }),
+    args: generationArgs(workflowId, { kind: 'new', request: req }, tenant, scope.jobs, { webhook, deadlineSeconds }),
   });
   return viewById(scope, workflowId);
 }
@@ -228,7 +228,7 @@ export async function resumeGeneration(scope: JobScope, id: string): Promise<Gen
     ...(parentId ? { parentId } : {}),
     ...(batchId ? { batchId } : {}),
     memo: { resumedFrom: head, ...(originRoot ? { originRoot } : {}), ...(memo.webhook ? { webhook: memo.webhook } : {}) },
-    args: generationArgs(id, { kind: 'resume', checkpointId: head }, tenant, scope.jobs.stepsPerActivity, {
+    args: generationArgs(id, { kind: 'resume', checkpointId: head }, tenant, scope.jobs, {
       batchId,
       webhook: memo.webhook,
     }),
@@ -269,7 +269,7 @@ export async function deriveGeneration(
         ...(base.parentId ? { parentGenerationId: base.parentId } : {}),
       },
       tenant,
-      scope.jobs.stepsPerActivity,
+      scope.jobs,
       { webhook, deadlineSeconds: input.deadlineSeconds },
     ),
   });

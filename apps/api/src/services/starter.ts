@@ -10,6 +10,7 @@ import {
 } from '@oneflow/contracts';
 import { refusedWebhookUrl, webhookTargetPolicyFromEnv } from '@oneflow/contracts/webhook-target';
 import { InvalidInputError } from '@oneflow/engine';
+import type { JobDeps } from '../context.js';
 import type { Workflows } from './workflows.js';
 
 // Starting jobs: ids, request hashes for idempotency, the workflow's input, webhooks.
@@ -99,13 +100,14 @@ export function generationArgs(
   generationId: string,
   root: GenerationRoot,
   tenant: string,
-  stepsPerActivity: number,
+  pacing: Pick<JobDeps, 'stepsPerActivity' | 'minActivityMs'>,
   o: { batchId?: string | undefined; webhook?: WebhookTarget | undefined; deadlineSeconds?: number | undefined } = {},
 ): GenerationWorkflowInput {
   return {
     generationId,
     root,
-    stepsPerActivity,
+    stepsPerActivity: pacing.stepsPerActivity,
+    ...(pacing.minActivityMs !== undefined ? { minActivityMs: pacing.minActivityMs } : {}),
     tenant,
     ...(o.batchId ? { batchId: o.batchId } : {}),
     ...(o.webhook ? { webhook: o.webhook } : {}),

@@ -338,7 +338,9 @@ export interface TestApi {
 }
 
 /** The app router over the fakes, with an inner context per tenant; `acme` has a webhook secret. */
-export async function testApi(o: { watchIntervalMs?: number; checkpoints?: JobDeps['checkpoints'] } = {}): Promise<TestApi> {
+export async function testApi(
+  o: { watchIntervalMs?: number; checkpoints?: JobDeps['checkpoints']; minActivityMs?: number } = {},
+): Promise<TestApi> {
   const dir = mkdtempSync(path.join(tmpdir(), 'oneflow-api-unit-'));
   const blobs = new LocalBlobStore(dir, { idOf: checkpointIdOf });
   const store = new CheckpointStore(blobs);
@@ -348,6 +350,7 @@ export async function testApi(o: { watchIntervalMs?: number; checkpoints?: JobDe
     checkpoints: o.checkpoints ?? new CheckpointReader(store, toyModels),
     models: await ModelCatalog.load([]),
     stepsPerActivity: 4,
+    ...(o.minActivityMs !== undefined ? { minActivityMs: o.minActivityMs } : {}),
     watchIntervalMs: o.watchIntervalMs ?? 1,
     limiter: new RateLimiter(1_000_000),
     webhookTenants: new Set(['acme']),
