@@ -80,14 +80,15 @@ async function keptSteps(generationId: string, result: GenerationResult): Promis
   return found.kept.map((k) => k.step);
 }
 
+/** Waits until the running generation has reached `step`. */
+async function reachStep(handle: WorkflowHandle, step: number): Promise<void> {
+  while ((await handle.query<GenerationStatus>('status')).step < step) await new Promise((r) => setTimeout(r, 20));
+}
+
 describe('checkpoint collection with real generations', () => {
   it('a sweep while a generation runs leaves it to finish bit-identically; the next one thins it to the policy', async () => {
     const handle = await start({ kind: 'new', request: { total: 40, seed: 11 } });
-    for (;;) {
-      const s = await handle.query<GenerationStatus>('status');
-      if (s.step >= 12) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await reachStep(handle, 12);
     const during = await gc();
     expect(during.generations).toBe(1);
     const result = (await handle.result()) as GenerationResult;
@@ -127,11 +128,7 @@ describe('checkpoint collection with real generations', () => {
 
   it('a listing that lags behind (visibility) is not trusted: a generation it still calls running is read from the run itself', async () => {
     const handle = await start({ kind: 'new', request: { total: 30, seed: 13 } });
-    for (;;) {
-      const s = await handle.query<GenerationStatus>('status');
-      if (s.step >= 10) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await reachStep(handle, 10);
     // The listing as visibility had it mid-run, handed to the collector after the run finished.
     let stale: WorkflowExecutionInfo | undefined;
     while (!stale) {
