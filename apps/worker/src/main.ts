@@ -87,6 +87,7 @@ logger.info(
     namespace: temporal.namespace,
     temporal: { tls: temporal.summary.tls, mtls: temporal.summary.mtls, apiKey: temporal.summary.apiKey },
     models: [...models.keys()],
+    modelFormats: Object.fromEntries([...models].map(([name, m]) => [name, m.info.format])),
     store: store.location,
     activitySlots: slots,
     queues: env.WORKER_QUEUES,

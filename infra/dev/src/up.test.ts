@@ -74,8 +74,10 @@ describe('main command (infra/dev/src/up.ts)', () => {
     expect(output).toContain(`Temporal store    ${path.join(dataDir, 'temporal', 'temporal.sqlite')}`);
     expect(output).toContain('smoke workflow    "hello, oneflow" from oneflow-gpu');
     expect(output).toContain('webhooks allowed  public addresses and localhost,127.0.0.1,::1 (ONEFLOW_WEBHOOK_ALLOW)');
-    // the shipped model is under models/: one real generation went through the pipeline
-    expect(output).toMatch(/generation {8}oneflow-toy-v1: "count from two to five" → "[^"]+" \(\d+ steps, \d+ images, \d+ ms\)/);
+    // the shipped models are under models/: one real generation went through the pipeline, on
+    // the one of the newest contract (oneflow-toy-v2 where it is shipped beside v1)
+    const demo = existsSync(path.join(REPO_ROOT, 'models', 'oneflow-toy-v2', 'config.json')) ? 'oneflow-toy-v2' : 'oneflow-toy-v1';
+    expect(output).toMatch(new RegExp(`generation {8}${demo}: "count from two to five" → "[^"]+" \\(\\d+ steps, \\d+ images, \\d+ ms\\)`));
     const health = await trpc<{ status: string }>('health', undefined, 'GET');
     expect(health.status).toBe('ok');
   }, 200_000);

@@ -17,6 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import {
   CPU_TASK_QUEUE,
   DEFAULT_STEPS_PER_ACTIVITY,
+  preferredModel,
   WORKFLOWS,
   type GenerationResult,
   type GenerationWorkflowInput,
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
     ONEFLOW_WEBHOOK_ALLOW: webhookAllow,
   };
   let workerReady = false;
-  let workerModels: string[] = [];
+  let workerModels: { name: string; format: string }[] = [];
   let apiUrl: string | undefined;
   let ready = false;
   const fatal = () => void stop(1);
@@ -200,7 +201,8 @@ async function main(): Promise<void> {
     (line) => {
       if (line.includes('"worker ready"')) {
         workerReady = true;
-        workerModels = (JSON.parse(line) as { models?: string[] }).models ?? [];
+        const info = JSON.parse(line) as { models?: string[]; modelFormats?: Record<string, string> };
+        workerModels = (info.models ?? []).map((name) => ({ name, format: info.modelFormats?.[name] ?? 'oneflow-v1' }));
         if (ready) say('worker ready again');
       }
     },
@@ -245,7 +247,8 @@ async function main(): Promise<void> {
 
   // And one real generation through the whole pipeline, when a model is installed.
   let demo: string | null = null;
-  const model = workerModels[0];
+  // The model on the newest contract when several are served (oneflow-toy-v2 beside v1).
+  const model = preferredModel(workerModels)?.name;
   if (model !== undefined) {
     const generationId = `demo-${Date.now()}`;
     const t0 = Date.now();

@@ -5,6 +5,7 @@ import {
   createClient,
   errorCode,
   FINAL_STATES,
+  preferredModel,
   TRPCClientError,
   type CreateGenerationInput,
   type Generation,
@@ -18,7 +19,7 @@ Generates through the OneFlow API (the in-process generator is packages/runtime/
   --api URL            the API's base URL, e.g. http://127.0.0.1:3000 (default: $ONEFLOW_API_URL)
   --prompt TEXT        words from the model's vocabulary; <image> marks where an --image goes
   --image FILE.png     an input image (repeatable)
-  --model NAME         a model the API serves (default: the first it lists)
+  --model NAME         a model the API serves (default: the one on the newest contract)
   --steps N            sampling steps per clock (default: the model's)
   --guidance W         text guidance weight, 1 = off (default: the model's)
   --image-guidance W   image guidance weight, 1 = off (default: the model's)
@@ -184,7 +185,7 @@ async function generateCommand(argv: string[], io: CliIo): Promise<number> {
   const a = await parseGenerateArgs(argv, io);
   const apiKey = io.env['ONEFLOW_API_KEY'];
   const client = createClient({ baseUrl: a.api, ...(apiKey ? { apiKey } : {}) });
-  const model = a.request.model ?? (await client.models.list())[0]?.name;
+  const model = a.request.model ?? preferredModel(await client.models.list())?.name;
   if (!model) throw new UsageError(`the API at ${a.api} serves no model`);
   const created = await client.generations.create({ ...a.request, model });
   if (!a.json) io.stdout.write(`generation ${created.id} (${model}): ${created.state}\n`);

@@ -5,6 +5,9 @@ import type { AppRouter } from '@oneflow/api';
 // The runtime-neutral part of the SDK: the Node entry (index.ts) and the browser entry (browser.ts)
 // add their EventSource (and, in Node, file helpers).
 
+/** The served model to use when none is named: the newest contract first (oneflow-toy-v2 beside v1). */
+export { preferredModel } from '@oneflow/contracts';
+
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export type Health = RouterOutputs['health'];

@@ -4,11 +4,12 @@
  *   ONEFLOW_API_URL=http://127.0.0.1:3000 [ONEFLOW_API_KEY=…] \
  *     node --import tsx packages/sdk/src/examples/generate.ts "count from two to five" --out out/
  *
- * Options: --model (default: the first the API serves), --seed, --steps, --out (default out/).
+ * Options: --model (default: the served model on the newest contract, e.g. oneflow-toy-v2 beside
+ * v1), --seed, --steps, --out (default out/).
  * The last line is a JSON summary.
  */
 import { parseArgs } from 'node:util';
-import { createClient } from '../index.js';
+import { createClient, preferredModel } from '../index.js';
 
 const { values, positionals } = parseArgs({
   options: { model: { type: 'string' }, seed: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string', default: 'out' } },
@@ -18,7 +19,7 @@ const prompt = positionals.join(' ') || 'count from two to five';
 const apiKey = process.env.ONEFLOW_API_KEY;
 const client = createClient({ baseUrl: process.env.ONEFLOW_API_URL ?? 'http://127.0.0.1:3000', ...(apiKey ? { apiKey } : {}) });
 
-const model = values.model ?? (await client.models.list())[0]?.name;
+const model = values.model ?? preferredModel(await client.models.list())?.name;
 if (!model) throw new Error('the API serves no model');
 const created = await client.generations.create({
   model,
