@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +153,19 @@ describe('contract v2: the tokenizer agrees with the Python tokenizers library',
     expect(tokenizer.decode([])).toBe(''); // a generation before its first insertion
     expect(tokenizer.pieces([])).toEqual([]);
   });
+
+  const shipped = fileURLToPath(new URL('../../../models/oneflow-toy-v2/', import.meta.url));
+  it.runIf(existsSync(join(shipped, 'golden.json')))(
+    'the shipped oneflow-toy-v2 too: its lower-casing normaliser, free text and unseen words give the Python ids',
+    async () => {
+      const { tokenizer } = await describeModelDir(shipped);
+      const g = golden(shipped);
+      expect(g.text.prompts.length).toBeGreaterThan(3);
+      for (const p of g.text.prompts) expect(tokenizer.encode(p.text), p.text).toEqual(p.ids);
+      for (const d of g.text.decodes) expect(tokenizer.decode(d.ids)).toBe(d.text);
+      expect(tokenizer.encode('Draw a RED seven')).toEqual(tokenizer.encode('draw a red seven'));
+    },
+  );
 });
 
 for (const [kind, dir] of Object.entries(dirs)) {
