@@ -6,7 +6,8 @@
 # evaluate: sampler settings tuned on validation prompts (each model's last budget), every kept
 #           budget on the held-out set, OneFlow's caption-steps curve, then the report
 # Every step is skipped when its output exists. Env: BASELINE_N (held-out prompts per task, 100),
-# BASELINE_TUNE_N (validation prompts per task and setting, 30), BASELINE_STEPS (override the
+# BASELINE_TUNE_N (validation prompts per task and setting, 30), BASELINE_TEMPERATURES / BASELINE_W_IMAGE
+# (the tuning grid, 0.3,1.0 / 1,3,6), BASELINE_STEPS (override the
 # steps of every run: a rehearsal), BASELINE_RUNS / BASELINE_RESULTS / BASELINE_REPORT (where runs,
 # evaluator outputs and the report go; default training/runs/baseline-<profile>,
 # training/baseline/results/<profile>, training/baseline/README.md), BASELINE_WORKERS (batch-preparing
@@ -67,7 +68,8 @@ if [[ $stage == evaluate || $stage == all ]]; then
   "${py[@]}" -c "from training.evaluate import get_classifier; get_classifier(0)"  # the judge, trained once (cached)
   for run in oneflow ar; do  # 1. settings on validation prompts, one per model, on its last budget
     [[ -e $results/$run/tuning.json ]] || maybe_bg "${py[@]}" -m training.baseline.evaluate --tune \
-      --ckpt "$(last_ckpt $run)" --n "$tune_n" --device "$device" --out "$results/$run/tuning.json"
+      --ckpt "$(last_ckpt $run)" --n "$tune_n" --temperature "${BASELINE_TEMPERATURES:-0.3,1.0}" \
+      --w-image "${BASELINE_W_IMAGE:-1,3,6}" --device "$device" --out "$results/$run/tuning.json"
   done
   wait
   # the ablation uses OneFlow's settings (same sampler, clocks held until the text ends)

@@ -4,7 +4,8 @@
 
 ``--collect RUNS`` first copies each run's ``train.log`` and ``train_config.json`` from ``RUNS/<run>/``
 into ``training/baseline/results/<profile>/<run>/``, beside the evaluator outputs written there
-(``eval-<step>.json``, ``tuning.json``, ``caption-steps.json``). Then, for every profile folder under
+(``eval-<step>.json``, ``tuning.json``, ``caption-steps.json``; ``NOTES.md``: prose on how the
+profile's runs were run, kept by hand). Then, for every profile folder under
 ``results/``, it renders ``training/baseline/README.md`` (every number in it comes from those files),
 the plots ``training/baseline/plots/<profile>-*.png`` and ``results/<profile>/parity.json``. Runs or
 evaluations that are missing are left out and said so; it never fails for want of a run.
@@ -328,6 +329,8 @@ def main(argv=None):
         if "oneflow" in runs and runs["oneflow"]["caption_steps"]:
             plot_caption_steps(runs["oneflow"], runs.get("ar"), plots / f"{prof.name}-caption-steps.png")
         lines, summary = section(prof.name, runs, out.parent)
+        if (prof / "NOTES.md").exists():  # how this profile's runs were actually run (prose, kept by hand)
+            lines[2:2] = (prof / "NOTES.md").read_text().rstrip("\n").split("\n") + [""]
         body += lines
         (prof / "parity.json").write_text(json.dumps(summary, indent=1) + "\n")
     intro = (HERE / "INTRO.md").read_text().rstrip("\n").split("\n") if (HERE / "INTRO.md").exists() else []
