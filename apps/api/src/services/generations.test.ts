@@ -48,7 +48,7 @@ describe('generations.create', () => {
       expect(started).toHaveLength(3);
       for (const args of started) expect(args).toMatchObject({ stepsPerActivity: 4, minActivityMs: 2000 });
     } finally {
-      await adaptive.close();
+      adaptive.close();
     }
     // Without it (the default here): the fixed steps per activity, no minActivityMs in the input.
     await api.as('acme').generations.create(request);
