@@ -159,6 +159,18 @@ def noise_document(prompt, target, rng: np.random.Generator, tau: Optional[float
     return Noised(tokens, plen, bags, images, t_text, 0.0 if text_free else 1.0)
 
 
+def fill_images(b, doc_images, images, target, it, ipos, imask, iloss):
+    """Row `b`'s images into the batch arrays: Y_t = t·Y1 + (1−t)·ε, the velocity target Y1 − ε,
+    clocks, positions, and which are present and scored (every collate of every objective)."""
+    for j, (p, y1, t, eps, scored) in enumerate(doc_images):
+        images[b, j] = t * y1 + (1.0 - t) * eps  # Y_t
+        target[b, j] = y1 - eps
+        it[b, j] = t
+        ipos[b, j] = p
+        imask[b, j] = True
+        iloss[b, j] = scored
+
+
 def collate(examples: Sequence[Noised]):
     """Pad a list of noised examples into model inputs + loss targets (all torch tensors).
 
@@ -190,13 +202,7 @@ def collate(examples: Sequence[Noised]):
         for p, tok in e.bags:
             counts[b, p] += 1
             bb.append(b); bp.append(p); bt.append(tok)
-        for j, (p, y1, t, eps, has_loss) in enumerate(e.images):
-            images[b, j] = t * y1 + (1.0 - t) * eps  # Y_t
-            target[b, j] = y1 - eps
-            it[b, j] = t
-            ipos[b, j] = p
-            imask[b, j] = True
-            iloss[b, j] = has_loss
+        fill_images(b, e.images, images, target, it, ipos, imask, iloss)
     T = torch.from_numpy
     return dict(tokens=T(tokens), token_mask=T(tmask), images=T(images), image_t=T(it),
                 image_pos=T(ipos), image_mask=T(imask), gap_mask=T(gap), counts=T(counts),

@@ -29,7 +29,7 @@ from training.contract import ModelSpec
 from training.data import SPECIALS, Img, load_images
 from training.model_io import torch_load
 from training.tiny_v2 import train_tokenizer
-from training.train import Noised, Objective, Stream, TrainConfig, train, train_batch_inputs
+from training.train import Noised, Objective, Stream, TrainConfig, fill_images, train, train_batch_inputs
 from training.world_v2 import (BACKGROUND_RGB, BLACK, COLOURS, HELDOUT_PAIRS, IMAGE_SHAPE, TASKS_V2, DocSamplerV2,
                                colourise, doc_ids, training_texts)
 
@@ -213,13 +213,7 @@ def collate_v2(examples: Sequence[Noised], latent_shape: Tuple[int, int, int], p
             bb.append(b)
             bp.append(p)
             bt.append(tok)
-        for j, (p, y1, t, eps, has_loss) in enumerate(e.images):
-            images[b, j] = t * y1 + (1.0 - t) * eps  # Y_t
-            target[b, j] = y1 - eps
-            it[b, j] = t
-            ipos[b, j] = p
-            imask[b, j] = True
-            iloss[b, j] = has_loss
+        fill_images(b, e.images, images, target, it, ipos, imask, iloss)
     T = torch.from_numpy
     return dict(tokens=T(tokens), token_mask=T(tmask), images=T(images), image_t=T(it), image_pos=T(ipos),
                 image_mask=T(imask), gap_mask=T(gap), counts=T(counts), bag_b=torch.tensor(bb, dtype=torch.int64),

@@ -29,7 +29,7 @@ from training.baseline.flops import training_step_flops
 from training.baseline.model import ARFlowNet
 from training.data import SEP, STOI, Img, doc_to_ids
 from training.model import ModelConfig
-from training.train import (Objective, Stream, TrainConfig, flow_matching_loss, model_inputs, train,
+from training.train import (Objective, fill_images, Stream, TrainConfig, flow_matching_loss, model_inputs, train,
                             train_batch_inputs, train_docs)
 
 END = STOI[SEP]  # the baseline closes a document with <sep>: the same vocabulary, no new token
@@ -102,13 +102,7 @@ def collate_ar(examples: Sequence[ARExample]):
         tmask[b, :n] = True
         nxt[b, e.prompt_len - 1:n - 1] = e.tokens[e.prompt_len:]
         nxt[b, n - 1] = END
-        for j, (p, y1, t, eps, scored) in enumerate(e.images):
-            images[b, j] = t * y1 + (1.0 - t) * eps  # Y_t
-            target[b, j] = y1 - eps
-            it[b, j] = t
-            ipos[b, j] = p
-            imask[b, j] = True
-            iloss[b, j] = scored
+        fill_images(b, e.images, images, target, it, ipos, imask, iloss)
     T = torch.from_numpy
     return dict(tokens=T(tokens), token_mask=T(tmask), next_token=T(nxt), images=T(images), image_t=T(it),
                 image_pos=T(ipos), image_mask=T(imask), img_target=T(target), img_loss_mask=T(iloss))
